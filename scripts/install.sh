@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Everything a new machine needs, idempotent: uv, the locked Python environment, and
+# (where we are root on Debian) Chromium for the browser tests. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v uv >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check uv
+fi
+uv sync --frozen --quiet
+
+# Browser tests drive Debian's Chromium; install it where we may (root with apt-get).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing chromium for the browser tests (apt-get)" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "warning: chromium could not be installed; browser tests will be skipped" >&2
+fi
