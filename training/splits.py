@@ -1,0 +1,93 @@
+"""Time-based splits with a gap of at least the label horizon.
+
+A snapshot as of T is labelled by inspections opened in (T, T+H]. A training snapshot whose
+label window reaches past a test snapshot's date would leak the future into training, so
+every training snapshot is at least H before every test snapshot (the gap), and a test
+snapshot is used only once its own window has ended (T + H <= until).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from training.labels import add_months, labelable_dates
+
+
+@dataclass(frozen=True)
+class TimeFold:
+    """Train on snapshots ``train_dates``, test on snapshots ``test_dates`` (all later)."""
+
+    name: str
+    train_dates: tuple[date, ...]
+    test_dates: tuple[date, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "train_dates": [str(d) for d in self.train_dates],
+                "test_dates": [str(d) for d in self.test_dates]}
+
+
+def dates_before_gap(dates: Iterable[date], test_start: date, gap_months: int) -> list[date]:
+    """Dates at least ``gap_months`` before ``test_start``."""
+    cut = add_months(test_start, -gap_months)
+    return sorted(d for d in dates if d <= cut)
+
+
+def prequential_folds(as_of_dates: Iterable[date], horizon_months: int, until: date,
+                      n_folds: int = 3, test_span: int = 1,
+                      min_train_dates: int = 2) -> list[TimeFold]:
+    """Walk-forward folds over the labelable snapshot dates, latest fold last.
+
+    Each fold tests on ``test_span`` consecutive labelable dates and trains on every date at
+    least one horizon earlier than the first of them. Folds without ``min_train_dates``
+    training dates are dropped, so fewer than ``n_folds`` may come back.
+    """
+    usable = labelable_dates(as_of_dates, horizon_months, until)
+    folds: list[TimeFold] = []
+    end = len(usable)
+    while end - test_span >= 0 and len(folds) < n_folds:
+        test = tuple(usable[end - test_span:end])
+        train = tuple(dates_before_gap(usable, test[0], horizon_months))
+        if len(train) < min_train_dates:
+            break
+        folds.append(TimeFold(f"test_{test[0]}", train, test))
+        end -= test_span
+    return folds[::-1]
+
+
+def holdout_split(as_of_dates: Iterable[date], horizon_months: int, until: date,
+                  holdout_span: int = 1) -> TimeFold:
+    """The split of the model that gets registered: the latest labelable date(s) are held
+    out for the promotion gate and the reported held-out metrics, training ends a horizon
+    before them.
+
+    Raises:
+        ValueError: when the dates cannot give a training part before the gap.
+    """
+    folds = prequential_folds(as_of_dates, horizon_months, until, n_folds=1,
+                              test_span=holdout_span, min_train_dates=1)
+    if not folds:
+        usable = labelable_dates(as_of_dates, horizon_months, until)
+        raise ValueError(
+            f"cannot split by time: {len(usable)} snapshot date(s) have a complete "
+            f"{horizon_months}-month label window by {until} ({[str(d) for d in usable]}); "
+            f"need at least two that lie {horizon_months} months apart. Build more feature "
+            "snapshots (`sponsorwatch features`) or move --until later.")
+    fold = folds[0]
+    return TimeFold("holdout", fold.train_dates, fold.test_dates)
+
+
+def calibration_split(train_dates: Iterable[date], horizon_months: int,
+                      span: int = 1) -> tuple[list[date], list[date]]:
+    """Split training dates into (fit, calibrate): the latest ``span`` dates calibrate and
+    the fit part ends a horizon before them; falls back to no gap when that leaves nothing.
+    """
+    dates = sorted(set(train_dates))
+    if len(dates) <= span:
+        return dates, []
+    calibrate = dates[-span:]
+    fit = dates_before_gap(dates, calibrate[0], horizon_months)
+    if not fit:
+        fit = dates[:-span]
+    return fit, calibrate
