@@ -1,0 +1,94 @@
+"""History and links: earlier inspections, and ties to sponsors whose recognition was
+revoked (shared address or officer), and migrants who run the company they work for."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from features.context import Context, per_sponsor
+from features.spec import Feature
+
+FAMILY = "links"
+
+FEATURES = (
+    Feature("past_inspections", FAMILY, "Inspections of the sponsor closed by this day",
+            "count", 0, fill=0.0),
+    Feature("past_violations", FAMILY,
+            "Inspections of the sponsor closed with a violation by this day", "count", 1,
+            fill=0.0),
+    Feature("past_fines_eur", FAMILY, "Fines of inspections closed by this day", "euro", 1,
+            fill=0.0),
+    Feature("address_shared_with_revoked", FAMILY,
+            "Other sponsors at the same address whose recognition was revoked by this day",
+            "count", 1, fill=0.0),
+    Feature("sponsors_at_address", FAMILY,
+            "Other recognised sponsors (past or present) at the same address", "count", 1,
+            fill=0.0),
+    Feature("officer_shared_with_revoked", FAMILY,
+            "Sponsors revoked by this day that share an officer with this sponsor", "count", 1,
+            fill=0.0),
+    Feature("officer_other_sponsors", FAMILY,
+            "Other recognised sponsors that share an officer with this sponsor", "count", 1,
+            fill=0.0),
+    Feature("migrant_officers", FAMILY,
+            "Migrants of the sponsor who are also its officers", "count", 1, fill=0.0),
+)
+
+
+def _history(ctx: Context) -> pl.LazyFrame:
+    return ctx.known["inspections"].group_by("sponsor_id").agg(
+        pl.len().cast(pl.Float64).alias("past_inspections"),
+        (pl.col("outcome") == "VIOLATION").sum().cast(pl.Float64).alias("past_violations"),
+        pl.col("fine_eur").sum().cast(pl.Float64).alias("past_fines_eur"),
+    )
+
+
+def _known_sponsors(ctx: Context) -> pl.LazyFrame:
+    """Every sponsor recognised by T, active or not, flagged when revoked by T."""
+    return ctx.known["sponsors"].filter(pl.col("recognised_on").is_not_null()).select(
+        "sponsor_id", "address_key",
+        (pl.col("recognition_end_reason") == "REVOKED").fill_null(False).alias("revoked"))
+
+
+def _linked(pairs: pl.LazyFrame, prefix: str) -> pl.LazyFrame:
+    """Counts over (sponsor_id, other_id, other_revoked) pairs of distinct sponsors."""
+    return (pairs.filter(pl.col("sponsor_id") != pl.col("other_id"))
+            .unique(["sponsor_id", "other_id"])
+            .group_by("sponsor_id")
+            .agg(pl.col("other_revoked").sum().cast(pl.Float64)
+                 .alias(f"{prefix}_shared_with_revoked"),
+                 pl.len().cast(pl.Float64).alias(f"{prefix}_others")))
+
+
+def _address_links(ctx: Context) -> pl.LazyFrame:
+    known = _known_sponsors(ctx).filter(pl.col("address_key").is_not_null())
+    others = known.select("address_key", pl.col("sponsor_id").alias("other_id"),
+                          pl.col("revoked").alias("other_revoked"))
+    pairs = ctx.sponsors.select("sponsor_id", "address_key").join(others, on="address_key")
+    return _linked(pairs, "address").rename({"address_others": "sponsors_at_address"})
+
+
+def _officer_links(ctx: Context) -> pl.LazyFrame:
+    known = _known_sponsors(ctx).select(pl.col("sponsor_id").alias("other_id"),
+                                        pl.col("revoked").alias("other_revoked"))
+    officers = ctx.known["sponsor_officers"].select("sponsor_id", "officer_key").unique()
+    others = (officers.rename({"sponsor_id": "other_id"})
+              .join(known, on="other_id", how="inner"))
+    pairs = (ctx.sponsors.select("sponsor_id").join(officers, on="sponsor_id")
+             .join(others, on="officer_key"))
+    return _linked(pairs, "officer").rename({"officer_others": "officer_other_sponsors"})
+
+
+def _migrant_officers(ctx: Context) -> pl.LazyFrame:
+    migrants = ctx.permits.select("sponsor_id", "person_key").unique()
+    officers = ctx.known["sponsor_officers"].select(
+        "sponsor_id", pl.col("officer_key").alias("person_key")).unique()
+    return (migrants.join(officers, on=["sponsor_id", "person_key"], how="inner")
+            .group_by("sponsor_id")
+            .agg(pl.len().cast(pl.Float64).alias("migrant_officers")))
+
+
+def compute(ctx: Context) -> pl.LazyFrame:
+    """History and link features per sponsor."""
+    parts = [_history(ctx), _address_links(ctx), _officer_links(ctx), _migrant_officers(ctx)]
+    return per_sponsor(ctx, parts, [f.name for f in FEATURES])

@@ -1,0 +1,138 @@
+"""The point-in-time view: what the service knew on day T, and nothing it learnt later.
+
+The rule of the contract (shared/contract/raw-records.md), applied to every table:
+
+- payroll, workforce, notifications: ``filed_on <= T``, and per key and period the latest
+  filing with ``filed_on <= T`` wins (a correction replaces what it corrects);
+- permits: ``submitted_on <= T``; decision, decided_on and validity only where
+  ``decided_on <= T``, otherwise the application is still PENDING;
+- sponsors: recognition dates (and the end reason) only where they are ``<= T``;
+- sponsor_officers: ``from_date <= T``; ``to_date`` only where ``<= T``;
+- inspections: ``closed_on <= T``.
+
+Only the unrestricted columns of the contract are ever selected here, so a restricted
+column cannot reach a feature even by accident.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import polars as pl
+
+from sponsorwatch.contract import TABLES, Table
+
+#: Key and period of each table whose rows are filings that later filings may replace.
+FILING_KEYS: dict[str, tuple[str, ...]] = {
+    "payroll": ("sponsor_id", "person_key", "period"),
+    "workforce": ("sponsor_id", "period"),
+}
+
+#: Optional column added by :func:`with_superseded_on`: when the next filing for the same
+#: key and period arrived (null for the latest one). With it, picking the filing in force
+#: on T is a plain filter, so many dates share one sort.
+SUPERSEDED_ON = "_superseded_on"
+
+
+def conform(table: Table, frame: pl.LazyFrame | None) -> pl.LazyFrame:
+    """``frame`` reduced to the table's unrestricted columns, cast to the contract types.
+
+    A missing table (or a missing nullable column) becomes empty (or null), so the online
+    path can hand in only the records of one sponsor.
+    """
+    wanted = table.unrestricted_columns()
+    if frame is None:
+        return pl.LazyFrame(schema={c: table.column(c).dtype for c in wanted})
+    present = frame.collect_schema()
+    columns = [
+        (pl.col(c) if c in present else pl.lit(None)).cast(table.column(c).dtype,
+                                                            strict=False).alias(c)
+        for c in wanted
+    ]
+    if SUPERSEDED_ON in present:
+        columns.append(pl.col(SUPERSEDED_ON).cast(pl.Date))
+    return frame.select(columns)
+
+
+def conform_all(tables: Mapping[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
+    """Every contract table, conformed; the missing ones empty."""
+    return {name: conform(table, tables.get(name)) for name, table in TABLES.items()}
+
+
+def with_superseded_on(frame: pl.LazyFrame, key: tuple[str, ...]) -> pl.LazyFrame:
+    """Add :data:`SUPERSEDED_ON`: the ``filed_on`` of the next filing of the same key."""
+    return (frame.sort([*key, "filed_on"])
+            .with_columns(pl.col("filed_on").shift(-1).over(list(key)).alias(SUPERSEDED_ON)))
+
+
+def filings_as_of(frame: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
+    """Every filing that had arrived by ``as_of``, replaced ones included."""
+    return frame.filter(pl.col("filed_on") <= as_of)
+
+
+def latest_filings(frame: pl.LazyFrame, key: tuple[str, ...], as_of: dt.date) -> pl.LazyFrame:
+    """Per key and period, the latest filing with ``filed_on <= as_of``."""
+    known = filings_as_of(frame, as_of)
+    if SUPERSEDED_ON in frame.collect_schema():
+        return known.filter(pl.col(SUPERSEDED_ON).is_null()
+                            | (pl.col(SUPERSEDED_ON) > as_of)).drop(SUPERSEDED_ON)
+    return known.filter(pl.col("filed_on") == pl.col("filed_on").max().over(list(key)))
+
+
+def _only_if_known(column: str, known: pl.Expr) -> pl.Expr:
+    return pl.when(known).then(pl.col(column)).otherwise(None).alias(column)
+
+
+def permits_as_of(frame: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
+    """Applications submitted by ``as_of``; decisions taken after it are still PENDING."""
+    decided = pl.col("decided_on").is_not_null() & (pl.col("decided_on") <= as_of)
+    return frame.filter(pl.col("submitted_on") <= as_of).with_columns(
+        pl.when(decided).then(pl.col("decision")).otherwise(pl.lit("PENDING")).alias("decision"),
+        *(_only_if_known(c, decided) for c in ("decided_on", "valid_from", "valid_until")),
+    )
+
+
+def sponsors_as_of(frame: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
+    """Every sponsor row, with recognition dates after ``as_of`` blanked."""
+    ended = pl.col("recognition_ended_on") <= as_of
+    return frame.with_columns(
+        _only_if_known("recognised_on", pl.col("recognised_on") <= as_of),
+        _only_if_known("recognition_ended_on", ended),
+        _only_if_known("recognition_end_reason", ended),
+    )
+
+
+def officers_as_of(frame: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
+    """Officers appointed by ``as_of``; a later departure is not yet known."""
+    return frame.filter(pl.col("from_date") <= as_of).with_columns(
+        _only_if_known("to_date", pl.col("to_date") <= as_of))
+
+
+def known_as_of(tables: Mapping[str, pl.LazyFrame], as_of: dt.date) -> dict[str, pl.LazyFrame]:
+    """The point-in-time view of every contract table on ``as_of`` (lazy, no I/O).
+
+    Args:
+        tables: contract tables by name; missing ones are treated as empty.
+        as_of: the day T.
+
+    Returns:
+        Every contract table, with only its unrestricted columns, as known on T.
+    """
+    t = conform_all(tables)
+    return {
+        "sponsors": sponsors_as_of(t["sponsors"], as_of),
+        "sponsor_officers": officers_as_of(t["sponsor_officers"], as_of),
+        "permits": permits_as_of(t["permits"], as_of),
+        "payroll": latest_filings(t["payroll"], FILING_KEYS["payroll"], as_of),
+        "workforce": latest_filings(t["workforce"], FILING_KEYS["workforce"], as_of),
+        # notification_id is the key and unique, so every filing stands on its own.
+        "notifications": filings_as_of(t["notifications"], as_of),
+        "inspections": t["inspections"].filter(pl.col("closed_on") <= as_of),
+    }
+
+
+def active_sponsors(sponsors_known: pl.LazyFrame) -> pl.LazyFrame:
+    """Sponsors recognised and not ended on T (input: :func:`sponsors_as_of` output)."""
+    return sponsors_known.filter(pl.col("recognised_on").is_not_null()
+                                 & pl.col("recognition_ended_on").is_null())

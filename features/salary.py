@@ -1,0 +1,131 @@
+"""Salary against the criterion: underpayment, bunching at the threshold, paper salaries.
+
+A wage paid in month M is held against the threshold in force in M for the scheme of the
+migrant's permit; a declared salary against the threshold in force on the day the
+application was submitted (sponsorwatch.thresholds.with_threshold_in_force).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from features.context import Context, per_sponsor
+from features.dates import month_of
+from features.spec import Feature
+from sponsorwatch.thresholds import with_threshold_in_force
+
+FAMILY = "salary"
+
+#: A ratio of paid wage to threshold in [1, BUNCHING_CEILING) sits just above the criterion.
+BUNCHING_CEILING = 1.03
+#: Hours paid above this multiple of contract hours count as work beyond the contract.
+EXCESS_HOURS_RATIO = 1.10
+
+FEATURES = (
+    Feature("salary_below_threshold_share", FAMILY,
+            "Share of migrant-months in the last 12 months paid below the salary criterion",
+            "share", 1),
+    Feature("salary_ratio_median", FAMILY,
+            "Median ratio of paid wage to the salary criterion over the last 12 months",
+            "ratio", -1),
+    Feature("salary_ratio_lowest", FAMILY,
+            "Lowest migrant's median ratio of paid wage to the criterion (last 12 months)",
+            "ratio", -1),
+    Feature("salary_bunching_share", FAMILY,
+            "Share of migrants paid within 3% above the salary criterion (last 12 months)",
+            "share", 1),
+    Feature("salary_paid_vs_declared", FAMILY,
+            "Median ratio of paid wage to the salary declared in the permit application",
+            "ratio", -1),
+    Feature("declared_ratio_median", FAMILY,
+            "Median declared salary against the criterion, applications of the last 36 months",
+            "ratio", -1),
+    Feature("declared_bunching_share", FAMILY,
+            "Share of applications of the last 36 months declaring within 3% above the criterion",
+            "share", 1),
+    Feature("salary_no_raise_share", FAMILY,
+            "Share of migrants paid no more than 12 months earlier",
+            "share", 1),
+    Feature("hours_paid_vs_contract", FAMILY,
+            "Median ratio of hours paid to contract hours (weekly hours x 52/12), last 12 months",
+            "ratio", 1),
+    Feature("hours_excess_share", FAMILY,
+            "Share of migrant-months paid over 10% more hours than the contract",
+            "share", 1),
+    Feature("salary_identical_share", FAMILY,
+            "Share of migrant-months with exactly the wage of another migrant that month",
+            "share", 1),
+    Feature("migrant_wage_vs_average", FAMILY,
+            "Mean migrant wage against the sponsor's average wage per employee (12 months)",
+            "ratio", 1),
+)
+
+
+def _wages(ctx: Context) -> pl.LazyFrame:
+    """Paid months of the last 12 months, flagged for identical wages in a month."""
+    recent = ctx.paid.filter(ctx.since(12))
+    return recent.with_columns(
+        (pl.len().over("sponsor_id", "month", "gross_wage") > 1).alias("identical"))
+
+
+def _per_migrant(recent: pl.LazyFrame) -> pl.LazyFrame:
+    by_migrant = recent.group_by("sponsor_id", "person_key").agg(
+        pl.col("threshold_ratio").median().alias("migrant_ratio"))
+    return by_migrant.group_by("sponsor_id").agg(
+        pl.col("migrant_ratio").min().alias("salary_ratio_lowest"),
+        pl.col("migrant_ratio").is_between(1.0, BUNCHING_CEILING, closed="left")
+        .filter(pl.col("migrant_ratio").is_not_null()).mean().alias("salary_bunching_share"),
+    )
+
+
+def _no_raise(ctx: Context) -> pl.LazyFrame:
+    """Per migrant: last paid month in the last 12 months against the same month a year
+    earlier; only migrants paid in both count."""
+    last = (ctx.paid.filter(ctx.since(12)).sort("month")
+            .group_by("sponsor_id", "person_key").last()
+            .select("sponsor_id", "person_key", "month", "gross_wage"))
+    year_before = ctx.paid.select("sponsor_id", "person_key",
+                                  (pl.col("month") + 12).alias("month"),
+                                  pl.col("gross_wage").alias("wage_year_before"))
+    return (last.join(year_before, on=["sponsor_id", "person_key", "month"], how="inner")
+            .group_by("sponsor_id")
+            .agg((pl.col("gross_wage") <= pl.col("wage_year_before")).mean()
+                 .alias("salary_no_raise_share")))
+
+
+def _declared(ctx: Context) -> pl.LazyFrame:
+    recent = ctx.permits.filter(month_of("submitted_on") > ctx.month - 36)
+    ratio = (pl.col("declared_monthly_salary") / pl.col("threshold"))
+    return (with_threshold_in_force(recent, ctx.thresholds, "submitted_on")
+            .group_by("sponsor_id")
+            .agg(ratio.median().alias("declared_ratio_median"),
+                 ratio.is_between(1.0, BUNCHING_CEILING, closed="left")
+                 .filter(ratio.is_not_null()).mean().alias("declared_bunching_share")))
+
+
+def _average_wage(ctx: Context) -> pl.LazyFrame:
+    return (ctx.workforce.filter(ctx.since(12)).group_by("sponsor_id")
+            .agg((pl.col("total_gross_wage").sum()
+                  / pl.col("headcount").sum().cast(pl.Float64)).alias("average_wage")))
+
+
+def compute(ctx: Context) -> pl.LazyFrame:
+    """Salary features per sponsor."""
+    recent = _wages(ctx)
+    months = recent.group_by("sponsor_id").agg(
+        (pl.col("threshold_ratio") < 1).filter(pl.col("threshold_ratio").is_not_null())
+        .mean().alias("salary_below_threshold_share"),
+        pl.col("threshold_ratio").median().alias("salary_ratio_median"),
+        (pl.col("gross_wage") / pl.col("declared_monthly_salary")).median()
+        .alias("salary_paid_vs_declared"),
+        pl.col("contract_hours_ratio").median().alias("hours_paid_vs_contract"),
+        (pl.col("contract_hours_ratio") > EXCESS_HOURS_RATIO)
+        .filter(pl.col("contract_hours_ratio").is_not_null()).mean()
+        .alias("hours_excess_share"),
+        pl.col("identical").mean().alias("salary_identical_share"),
+        pl.col("gross_wage").mean().alias("mean_migrant_wage"),
+    )
+    months = months.join(_average_wage(ctx), on="sponsor_id", how="left").with_columns(
+        (pl.col("mean_migrant_wage") / pl.col("average_wage")).alias("migrant_wage_vs_average"))
+    parts = [months, _per_migrant(recent), _no_raise(ctx), _declared(ctx)]
+    return per_sponsor(ctx, parts, [f.name for f in FEATURES])

@@ -1,0 +1,76 @@
+"""``sponsorwatch features``: build point-in-time sponsor snapshots into the feature store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from sponsorwatch.commands import settings_of
+
+
+class Every(StrEnum):
+    month = "month"
+    quarter = "quarter"
+
+
+def _parse_day(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)",
+                                 param_hint=option) from exc
+
+
+def features(
+    ctx: typer.Context,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="One snapshot on this day")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First snapshot day")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last snapshot day")] = None,
+    every: Annotated[Every, typer.Option("--every", help="Step between snapshots")] = Every.month,
+) -> None:
+    """Build sponsor snapshots (features as of each day) from the warehouse into
+    <home>/features/as_of=YYYY-MM-DD/features.parquet."""
+    from rich.progress import Progress
+
+    from features.build import as_of_dates, build_feature_history
+    from features.registry import FEATURE_SET_VERSION, feature_names
+    from features.store import write_snapshot
+    from sponsorwatch.storage import read_manifest, scan_warehouse
+    from sponsorwatch.thresholds import load_thresholds
+
+    settings = settings_of(ctx)
+    day, first, last = (_parse_day(as_of, "--as-of"), _parse_day(start, "--from"),
+                        _parse_day(end, "--to"))
+    if (day is None) == (first is None and last is None) or (first is None) != (last is None):
+        raise typer.BadParameter("give either --as-of DATE or both --from DATE and --to DATE")
+    try:
+        dates = [day] if day is not None else as_of_dates(first, last, every.value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    tables = scan_warehouse(settings.warehouse_dir)
+    manifest = {
+        "feature_set_version": FEATURE_SET_VERSION,
+        "feature_names": feature_names(settings.use_sector),
+        "use_sector": settings.use_sector,
+        "warehouse_manifest": read_manifest(settings.warehouse_dir),
+    }
+    with Progress() as progress:
+        task = progress.add_task("features", total=len(dates))
+
+        def write(as_of_day: dt.date, snapshot) -> None:  # noqa: ANN001 - a DataFrame
+            write_snapshot(settings.features_dir, snapshot, manifest)
+            progress.update(task, advance=1, description=f"features {as_of_day}")
+
+        build_feature_history(tables, dates, load_thresholds(settings.thresholds_file),
+                              settings.use_sector, on_snapshot=write)
+    typer.echo(f"{len(dates)} snapshot(s) of {len(manifest['feature_names'])} features "
+               f"written to {settings.features_dir}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="features")(features)
