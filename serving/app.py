@@ -1,0 +1,114 @@
+"""The FastAPI application factory.
+
+``create_app(settings)`` builds the app; the lifespan opens the service database, starts
+the audit writer and loads the champion model and latest snapshot once. Routers come from
+``API_ROUTERS``; pages (issue 7) are added with ``create_app(settings, extra=[...])`` or by
+mounting on the returned app at ``/``, which the API leaves free.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from serving.audit import AuditWriter, purge_audit
+from serving.db import create_schema, make_engine, session_factory
+from serving.keys import KeyVerifier
+from serving.metrics import MetricsMiddleware, ServiceMetrics
+from serving.routes import admin, health, model, reviews, scores, sponsors
+from serving.state import ServingState, load_state
+from sponsorwatch.settings import Settings
+
+log = logging.getLogger("serving")
+
+#: The API's routers, in the order they appear in the OpenAPI document.
+API_ROUTERS: tuple[APIRouter, ...] = (scores.router, sponsors.router, reviews.router,
+                                      model.router, admin.router, health.router)
+
+DESCRIPTION = """Risk ranking of recognised sponsors of knowledge migrants, with reasons.
+
+Scores rank sponsors for a **human review**; they never sanction by themselves. Every
+response revealing a sponsor's score or features is written to the audit trail.
+Send the API key in the `X-API-Key` header. Roles: `case-system` (scores), `analyst`
+(ranking, sponsor pages, reviews), `admin` (everything, reload, keys).
+"""
+
+
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AsyncIterator[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.service_database_url)
+        await run_in_threadpool(create_schema, engine)
+        purged = await run_in_threadpool(purge_audit, engine, settings.audit_retention_days)
+        if purged:
+            log.info("audit: purged %d rows older than %d days", purged,
+                     settings.audit_retention_days)
+        audit = AuditWriter(engine, spill_file=settings.home / "serving" / "audit-spill.jsonl")
+        audit.start()
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        app.state.keys = KeyVerifier(engine, settings.secret_key.get_secret_value())
+        app.state.audit = audit
+        app.state.serving = await run_in_threadpool(load_state, settings)
+        app.state.refresh_gauges()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(audit.close)
+            engine.dispose()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None,
+               extra: Iterable[Callable[[FastAPI], None]] = ()) -> FastAPI:
+    """The scoring service for ``settings`` (from the environment when omitted).
+
+    ``extra`` are functions called with the app after the API routers are included (for
+    example to mount the browser pages at ``/``).
+    """
+    settings = settings or Settings()
+    app = FastAPI(title="sponsorwatch", version="1", description=DESCRIPTION,
+                  lifespan=_lifespan(settings))
+    metrics = ServiceMetrics()
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.serving = ServingState(model=None, snapshot=None,
+                                     problems={"model": "starting", "snapshot": "starting"})
+
+    def refresh_gauges() -> None:
+        state: ServingState = app.state.serving
+        metrics.model_info.clear()
+        if state.model is not None:
+            metrics.model_info.labels(state.model.version, state.model.source).set(1)
+        metrics.snapshot_sponsors.set(len(state.snapshot.row_of) if state.snapshot else 0)
+
+    app.state.refresh_gauges = refresh_gauges
+    metrics.audit_pending.set_function(
+        lambda: getattr(getattr(app.state, "audit", None), "pending", 0))
+    metrics.audit_written.set_function(
+        lambda: getattr(getattr(app.state, "audit", None), "written", 0))
+    for router in API_ROUTERS:
+        app.include_router(router)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    for extend in extra:
+        extend(app)
+    return app
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """A bug must not leak a traceback; it is logged with the request path."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory serving.app:app_from_environment`` (several workers)."""
+    return create_app(Settings())

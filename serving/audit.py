@@ -1,0 +1,179 @@
+"""The audit trail: who saw which sponsor's score or features, when, through which endpoint.
+
+Requests only append to an in-memory queue; one writer thread inserts the rows in batches.
+``AuditWriter.close`` drains the queue before returning (called at shutdown), and rows
+that still cannot be written are appended to a JSONL file beside the database rather than
+dropped. Retention: ``purge_audit`` deletes rows older than ``audit_retention_days``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy.orm import Session
+
+from serving.db import AuditEntry, utc_now
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+_BATCH = 2_000
+AUDIT_COLUMNS = ("id", "at", "key_id", "role", "endpoint", "sponsor_ids", "sponsor_count",
+                 "model_version", "score_as_of")
+
+
+def audit_row(key_id: str, role: str, endpoint: str, sponsor_ids: Sequence[str],
+              model_version: str | None, score_as_of: date | None) -> dict[str, Any]:
+    """One audit row, timestamped now."""
+    return {"at": utc_now(), "key_id": key_id, "role": role, "endpoint": endpoint,
+            "sponsor_ids": json.dumps(list(sponsor_ids)), "sponsor_count": len(sponsor_ids),
+            "model_version": model_version, "score_as_of": score_as_of}
+
+
+class AuditWriter:
+    """Batches audit rows to the database from a background thread."""
+
+    def __init__(self, engine: Engine, spill_file: Path | None = None,
+                 flush_seconds: float = 0.5):
+        self._engine = engine
+        self._spill_file = spill_file
+        self._flush_seconds = flush_seconds
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.written = 0
+        self.failed_batches = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+            self._thread.start()
+
+    def record(self, row: dict[str, Any]) -> None:
+        """Queue a row (see :func:`audit_row`); never blocks the request."""
+        self._queue.put(row)
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def flush(self) -> None:
+        """Write everything queued so far, synchronously (tests, CLI, shutdown)."""
+        rows = self._drain()
+        if rows:
+            self._write(rows)
+
+    def close(self) -> None:
+        """Stop the thread after writing every queued row."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+        self.flush()
+
+    def _drain(self, first: Any = None) -> list[dict[str, Any]]:
+        rows = [] if first is None else [first]
+        while len(rows) < _BATCH:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._queue.put(_STOP)
+                break
+            rows.append(item)
+        return rows
+
+    def _run(self) -> None:
+        pending: list[dict[str, Any]] = []
+        while True:
+            try:
+                first = self._queue.get(timeout=self._flush_seconds)
+            except queue.Empty:
+                first = None
+            stop = first is _STOP
+            if not stop:
+                pending.extend(self._drain(first))
+            if stop:
+                pending.extend(self._drain())
+            if pending and self._write(pending, spill=stop):
+                pending = []
+            if stop:
+                return
+
+    def _write(self, rows: list[dict[str, Any]], spill: bool = True) -> bool:
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(AuditEntry), rows)
+        except Exception:  # the database may be briefly down: retry later, then spill
+            self.failed_batches += 1
+            log.exception("audit: could not write %d rows", len(rows))
+            if not spill:
+                return False
+            self._spill(rows)
+            return True
+        self.written += len(rows)
+        return True
+
+    def _spill(self, rows: list[dict[str, Any]]) -> None:
+        if self._spill_file is None:
+            log.error("audit: %d rows lost (no spill file)", len(rows))
+            return
+        self._spill_file.parent.mkdir(parents=True, exist_ok=True)
+        with self._spill_file.open("a", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, default=str) + "\n")
+        log.error("audit: %d rows written to %s instead", len(rows), self._spill_file)
+
+
+def purge_audit(engine: Engine, retention_days: int, now: datetime | None = None) -> int:
+    """Delete audit rows older than ``retention_days``; returns how many went."""
+    cutoff = (now or utc_now()) - timedelta(days=retention_days)
+    with engine.begin() as conn:
+        result = conn.execute(delete(AuditEntry).where(AuditEntry.at < cutoff))
+    return result.rowcount or 0
+
+
+def iter_audit(engine: Engine, since: datetime | None = None,
+               until: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """Audit rows in time order as plain dicts (``sponsor_ids`` decoded to a list)."""
+    query = select(AuditEntry).order_by(AuditEntry.at, AuditEntry.id)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
+    with Session(engine) as session:
+        for entry in session.scalars(query.execution_options(yield_per=5_000)):
+            row = {c: getattr(entry, c) for c in AUDIT_COLUMNS}
+            row["sponsor_ids"] = json.loads(entry.sponsor_ids)
+            yield row
+
+
+def export_audit(engine: Engine, destination: Path, fmt: Literal["csv", "jsonl"],
+                 since: datetime | None = None, until: datetime | None = None) -> int:
+    """Write the audit trail to ``destination`` (atomically); returns the row count.
+
+    In CSV the sponsor ids are joined with ``;``.
+    """
+    from sponsorwatch.storage import atomic_path
+
+    count = 0
+    with atomic_path(destination) as tmp, tmp.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=AUDIT_COLUMNS) if fmt == "csv" else None
+        if writer is not None:
+            writer.writeheader()
+        for row in iter_audit(engine, since, until):
+            count += 1
+            if writer is not None:
+                writer.writerow({**row, "sponsor_ids": ";".join(row["sponsor_ids"])})
+            else:
+                out.write(json.dumps(row, default=str) + "\n")
+    return count
