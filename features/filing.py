@@ -29,6 +29,9 @@ FEATURES = (
     Feature("unpaid_permit_month_share", FAMILY,
             "Share of months with a valid permit in which the migrant was not paid (12 months)",
             "share", 1),
+    Feature("never_paid_permit_share", FAMILY,
+            "Share of permits starting 3 to 36 months ago whose migrant was never paid",
+            "share", 1),
     Feature("workforce_gap_share", FAMILY,
             "Share of recognised months of the last 12 with no employer totals filed",
             "share", 1),
@@ -91,6 +94,19 @@ def _unpaid_permit_months(ctx: Context) -> pl.LazyFrame:
             .agg(pl.col("was_paid").is_null().mean().alias("unpaid_permit_month_share")))
 
 
+def _never_paid(ctx: Context) -> pl.LazyFrame:
+    """Granted permits whose validity began in the last 36 months but at least
+    :data:`FILING_LAG_MONTHS` + 1 months ago, against any payroll of that migrant there."""
+    started = month_of("valid_from")
+    permits = ctx.permits.filter(
+        (pl.col("decision") == "GRANTED") & (started > ctx.month - 36)
+        & (started < ctx.month - FILING_LAG_MONTHS)).select("sponsor_id", "person_key")
+    paid = ctx.stints.select("sponsor_id", "person_key", pl.lit(True).alias("was_paid"))
+    return (permits.join(paid, on=["sponsor_id", "person_key"], how="left")
+            .group_by("sponsor_id")
+            .agg(pl.col("was_paid").is_null().mean().alias("never_paid_permit_share")))
+
+
 def _workforce_gaps(ctx: Context) -> pl.LazyFrame:
     """Months from recognition (at most 12 back) to T minus the filing lag."""
     last = ctx.month - FILING_LAG_MONTHS
@@ -119,6 +135,6 @@ def _inconsistency(ctx: Context) -> pl.LazyFrame:
 
 def compute(ctx: Context) -> pl.LazyFrame:
     """Filing features per sponsor."""
-    parts = [_filing_timeliness(ctx), _unpaid_permit_months(ctx), _workforce_gaps(ctx),
-             _inconsistency(ctx)]
+    parts = [_filing_timeliness(ctx), _unpaid_permit_months(ctx), _never_paid(ctx),
+             _workforce_gaps(ctx), _inconsistency(ctx)]
     return per_sponsor(ctx, parts, [f.name for f in FEATURES])

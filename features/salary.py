@@ -46,6 +46,9 @@ FEATURES = (
     Feature("salary_no_raise_share", FAMILY,
             "Share of migrants paid no more than 12 months earlier",
             "share", 1),
+    Feature("salary_tracks_threshold_share", FAMILY,
+            "Share of migrants whose wage moved only with the criterion over 12 months "
+            "(ratio to it changed under 1 point)", "share", 1),
     Feature("hours_paid_vs_contract", FAMILY,
             "Median ratio of hours paid to contract hours (weekly hours x 52/12), last 12 months",
             "ratio", 1),
@@ -58,7 +61,13 @@ FEATURES = (
     Feature("migrant_wage_vs_average", FAMILY,
             "Mean migrant wage against the sponsor's average wage per employee (12 months)",
             "ratio", 1),
+    Feature("migrant_wage_bill_share", FAMILY,
+            "Migrants' wages as a share of the sponsor's whole wage bill (12 months)",
+            "share", 1),
 )
+
+#: A ratio to the criterion that moved less than this in a year moved only with indexation.
+TRACKING_TOLERANCE = 0.01
 
 
 def _wages(ctx: Context) -> pl.LazyFrame:
@@ -78,19 +87,23 @@ def _per_migrant(recent: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _no_raise(ctx: Context) -> pl.LazyFrame:
+def _year_on_year(ctx: Context) -> pl.LazyFrame:
     """Per migrant: last paid month in the last 12 months against the same month a year
     earlier; only migrants paid in both count."""
     last = (ctx.paid.filter(ctx.since(12)).sort("month")
             .group_by("sponsor_id", "person_key").last()
-            .select("sponsor_id", "person_key", "month", "gross_wage"))
+            .select("sponsor_id", "person_key", "month", "gross_wage", "threshold_ratio"))
     year_before = ctx.paid.select("sponsor_id", "person_key",
                                   (pl.col("month") + 12).alias("month"),
-                                  pl.col("gross_wage").alias("wage_year_before"))
+                                  pl.col("gross_wage").alias("wage_year_before"),
+                                  pl.col("threshold_ratio").alias("ratio_year_before"))
+    ratio_change = (pl.col("threshold_ratio") - pl.col("ratio_year_before")).abs()
     return (last.join(year_before, on=["sponsor_id", "person_key", "month"], how="inner")
             .group_by("sponsor_id")
             .agg((pl.col("gross_wage") <= pl.col("wage_year_before")).mean()
-                 .alias("salary_no_raise_share")))
+                 .alias("salary_no_raise_share"),
+                 (ratio_change < TRACKING_TOLERANCE).filter(ratio_change.is_not_null()).mean()
+                 .alias("salary_tracks_threshold_share")))
 
 
 def _declared(ctx: Context) -> pl.LazyFrame:
@@ -106,7 +119,8 @@ def _declared(ctx: Context) -> pl.LazyFrame:
 def _average_wage(ctx: Context) -> pl.LazyFrame:
     return (ctx.workforce.filter(ctx.since(12)).group_by("sponsor_id")
             .agg((pl.col("total_gross_wage").sum()
-                  / pl.col("headcount").sum().cast(pl.Float64)).alias("average_wage")))
+                  / pl.col("headcount").sum().cast(pl.Float64)).alias("average_wage"),
+                 pl.col("total_gross_wage").sum().alias("wage_bill")))
 
 
 def compute(ctx: Context) -> pl.LazyFrame:
@@ -124,8 +138,11 @@ def compute(ctx: Context) -> pl.LazyFrame:
         .alias("hours_excess_share"),
         pl.col("identical").mean().alias("salary_identical_share"),
         pl.col("gross_wage").mean().alias("mean_migrant_wage"),
+        pl.col("gross_wage").sum().alias("migrant_wages"),
     )
     months = months.join(_average_wage(ctx), on="sponsor_id", how="left").with_columns(
-        (pl.col("mean_migrant_wage") / pl.col("average_wage")).alias("migrant_wage_vs_average"))
-    parts = [months, _per_migrant(recent), _no_raise(ctx), _declared(ctx)]
+        (pl.col("mean_migrant_wage") / pl.col("average_wage")).alias("migrant_wage_vs_average"),
+        pl.when(pl.col("wage_bill") > 0).then(pl.col("migrant_wages") / pl.col("wage_bill"))
+        .alias("migrant_wage_bill_share"))
+    parts = [months, _per_migrant(recent), _year_on_year(ctx), _declared(ctx)]
     return per_sponsor(ctx, parts, [f.name for f in FEATURES])

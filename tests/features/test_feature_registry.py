@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_committed_feature_docs_are_current() -> None:
     committed = (ROOT / "docs" / "features.md").read_text(encoding="utf-8")
     assert committed == features_markdown(), (
-        "docs/features.md is stale: regenerate with features.registry.features_markdown()")
+        "docs/features.md is stale: run `uv run python -m features.docs`")
 
 
 def test_every_feature_is_described_with_unit_and_direction() -> None:
