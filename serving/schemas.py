@@ -282,18 +282,8 @@ class RecordsResponse(BaseModel):
     as_of: date
     model_version: str
     results: list[RecordScore]
-
-
-class RecordProblem(BaseModel):
-    table: str
-    row: int | None = Field(description="0-based index in the request's list")
-    rule: str
-    message: str
-
-
-class RecordsRejected(BaseModel):
-    detail: str
-    problems: list[RecordProblem]
+    not_scored: list[UnknownSponsor] = Field(
+        description="Sponsors sent that were not recognised on as_of")
 
 
 class ErrorOut(BaseModel):

@@ -142,6 +142,10 @@ class Snapshot:
         # ranked_scores is descending; count scores strictly greater, then +1.
         return int(np.sum(self.ranked_scores > score)) + 1
 
+    def band_at_rank(self, rank: int) -> str:
+        """The band of the sponsor holding ``rank`` (the last band past the end)."""
+        return str(self.frame["band"][min(rank, self.frame.height) - 1])
+
     def history_of(self, sponsor_id: str) -> list[dict[str, Any]]:
         return self.history.filter(pl.col("sponsor_id") == sponsor_id).to_dicts()
 
@@ -215,6 +219,7 @@ class ServingState:
     model: LoadedModel | None
     snapshot: Snapshot | None
     context: WarehouseContext | None = None
+    thresholds: pl.DataFrame | None = None
     problems: dict[str, str] = field(default_factory=dict)
 
 
@@ -293,6 +298,10 @@ def load_state(settings: Settings, previous: ServingState | None = None) -> Serv
     except Exception as exc:  # sponsor pages then show no inspections; records get no links
         problems["warehouse"] = str(exc)
         context = previous.context if previous else None
+    from sponsorwatch.thresholds import load_thresholds
+
+    thresholds = load_thresholds(settings.thresholds_file)
     for part, problem in problems.items():
         log.error("load %s: %s", part, problem)
-    return ServingState(model=model, snapshot=snapshot, context=context, problems=problems)
+    return ServingState(model=model, snapshot=snapshot, context=context, thresholds=thresholds,
+                        problems=problems)

@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.exceptions import RequestValidationError
 
 from serving.audit import audit_row
-from serving.deps import AUTH_RESPONSES, AuditDep, CaseSystemKey, MetricsDep, SnapshotDep
-from serving.schemas import ScoreRequest, ScoreResponse
+from serving.deps import (
+    AUTH_RESPONSES,
+    AuditDep,
+    CaseSystemKey,
+    MetricsDep,
+    ModelDep,
+    ServingDep,
+    SettingsDep,
+    SnapshotDep,
+)
+from serving.records import (
+    RecordsInvalid,
+    build_request_features,
+    records_to_frames,
+    score_features,
+)
+from serving.schemas import (
+    RecordScore,
+    RecordsRequest,
+    RecordsResponse,
+    ScoreRequest,
+    ScoreResponse,
+    UnknownSponsor,
+)
 
 router = APIRouter(prefix="/v1/scores", tags=["scores"], responses=AUTH_RESPONSES)
 
@@ -24,3 +47,37 @@ async def score_sponsors(body: ScoreRequest, caller: CaseSystemKey, snapshot: Sn
                                snapshot.model_version, snapshot.as_of))
         metrics.sponsors_revealed.labels(SCORES_ENDPOINT).inc(len(found))
     return Response(content, media_type="application/json")
+
+
+RECORDS_ENDPOINT = "POST /v1/scores/records"
+
+
+@router.post("/records", response_model=RecordsResponse)
+def score_records(body: RecordsRequest, caller: CaseSystemKey, loaded: ModelDep,
+                  snapshot: SnapshotDep, serving: ServingDep, settings: SettingsDep,
+                  audit: AuditDep, metrics: MetricsDep) -> RecordsResponse:
+    """Score sponsors from their raw records (contract tables as lists of rows): validated
+    with the ingest rules, features built with the batch code, scored by the served model.
+
+    Send the ``sponsors`` row of each sponsor to score with all its records; links to other
+    sponsors (shared address or officer) are looked up in the service's warehouse.
+    Records breaking the contract get 422 listing each broken rule with its table, row
+    and column (``loc``) in the usual validation-error shape."""
+    as_of = body.as_of or snapshot.as_of
+    frames = records_to_frames(body.tables.model_dump(exclude_none=True))
+    try:
+        features = build_request_features(frames, as_of, serving.thresholds, settings.use_sector,
+                                           serving.context)
+    except RecordsInvalid as exc:
+        raise RequestValidationError(exc.problems) from exc
+    results = score_features(loaded.model, features, snapshot)
+    scored = {r["sponsor_id"] for r in results}
+    not_scored = [UnknownSponsor(sponsor_id=sid, reason=f"not a recognised sponsor on {as_of}")
+                  for sid in frames["sponsors"]["sponsor_id"].unique(maintain_order=True)
+                  if sid not in scored]
+    if results:
+        audit.record(audit_row(caller.key_id, caller.role.value, RECORDS_ENDPOINT,
+                               sorted(scored), loaded.version, as_of))
+        metrics.sponsors_revealed.labels(RECORDS_ENDPOINT).inc(len(results))
+    return RecordsResponse(as_of=as_of, model_version=loaded.version,
+                           results=[RecordScore(**r) for r in results], not_scored=not_scored)

@@ -1,0 +1,177 @@
+"""``sponsorwatch serve``, ``keys``, ``audit``, ``reviews`` and ``demo``: the scoring
+service and the commands around it."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sponsorwatch.commands import settings_of
+
+keys_app = typer.Typer(help="Issue, list and revoke API keys.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail of revealed scores.", no_args_is_help=True)
+reviews_app = typer.Typer(help="Analysts' reviews.", no_args_is_help=True)
+
+
+class KeyRole(StrEnum):
+    case_system = "case-system"
+    analyst = "analyst"
+    admin = "admin"
+
+
+class AuditFormat(StrEnum):
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+def _engine(ctx: typer.Context):  # noqa: ANN202 - sqlalchemy Engine, imported lazily
+    from serving.db import create_schema, make_engine
+
+    settings = settings_of(ctx)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.service_database_url)
+    create_schema(engine)
+    return engine
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve the champion model and the latest score snapshot over HTTP (API under /v1,
+    OpenAPI at /docs, metrics at /metrics)."""
+    import uvicorn
+
+    settings = settings_of(ctx)
+    # Workers are separate processes that build their own Settings from the environment.
+    os.environ["SPONSORWATCH_HOME"] = str(settings.home.resolve())
+    typer.echo(f"serving {settings.home} on http://{host}:{port} (docs: /docs)")
+    if workers == 1:
+        from serving.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    else:
+        uvicorn.run("serving.app:app_from_environment", factory=True, host=host, port=port,
+                    workers=workers, log_level=log_level)
+
+
+@keys_app.command("create")
+def keys_create(
+    ctx: typer.Context,
+    role: Annotated[KeyRole, typer.Option(help="What the key may do")],
+    label: Annotated[str, typer.Option(help="Who or what holds the key")] = "",
+) -> None:
+    """Issue a key and print it once (only its hash is stored)."""
+    from sqlalchemy.orm import Session
+
+    from serving.keys import issue_key
+
+    settings = settings_of(ctx)
+    with Session(_engine(ctx)) as session:
+        issued = issue_key(session, settings.secret_key.get_secret_value(), role.value, label)
+    typer.echo(f"key id {issued.key_id}, role {issued.role.value}; store this key now, it is "
+               "not shown again:", err=True)
+    typer.echo(issued.api_key)
+
+
+@keys_app.command("list")
+def keys_list(ctx: typer.Context) -> None:
+    """Every key issued: id, role, label, created, revoked."""
+    from rich.console import Console
+    from rich.table import Table
+    from sqlalchemy.orm import Session
+
+    from serving.keys import list_keys
+
+    table = Table("key id", "role", "label", "created (UTC)", "revoked (UTC)")
+    with Session(_engine(ctx)) as session:
+        for key in list_keys(session):
+            table.add_row(key.key_id, key.role, key.label, f"{key.created_at:%Y-%m-%d %H:%M}",
+                          f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "")
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(ctx: typer.Context,
+                key_id: Annotated[str, typer.Argument(help="The key id (from keys list)")]) -> None:
+    """Revoke a key (a running service notices within 30 seconds)."""
+    from sqlalchemy.orm import Session
+
+    from serving.keys import revoke_key
+
+    with Session(_engine(ctx)) as session:
+        key = revoke_key(session, key_id)
+    if key is None:
+        typer.echo(f"no key with id {key_id!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id} ({key.role}) at {key.revoked_at:%Y-%m-%d %H:%M} UTC")
+
+
+def _when(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date or time (ISO 8601)",
+                                 param_hint=option) from exc
+
+
+@audit_app.command("export")
+def audit_export(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write")],
+    fmt: Annotated[AuditFormat, typer.Option("--format", help="csv or jsonl")] = AuditFormat.csv,
+    since: Annotated[str | None, typer.Option(help="From this UTC date/time")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this UTC date/time")] = None,
+) -> None:
+    """Write the audit trail (when, key id, role, endpoint, sponsor ids, model version)."""
+    from serving.audit import export_audit
+
+    count = export_audit(_engine(ctx), output, fmt.value, _when(since, "--since"),
+                         _when(until, "--until"))
+    typer.echo(f"{count} audit rows written to {output}")
+
+
+@audit_app.command("purge")
+def audit_purge(ctx: typer.Context) -> None:
+    """Delete audit rows older than the retention (SPONSORWATCH_AUDIT_RETENTION_DAYS)."""
+    from serving.audit import purge_audit
+
+    settings = settings_of(ctx)
+    count = purge_audit(_engine(ctx), settings.audit_retention_days)
+    typer.echo(f"{count} audit rows older than {settings.audit_retention_days} days deleted")
+
+
+@reviews_app.command("export")
+def reviews_export(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="inspections.parquet or inspections.csv (contract shape)")],
+) -> None:
+    """Write inspections opened by analysts' reviews as contract ``inspections`` rows
+    (selection RISK_BASED), ready to deliver with the next extract as labels."""
+    from sqlalchemy.orm import Session
+
+    from serving.reviews import export_inspections
+
+    if output.suffix not in (".parquet", ".csv"):
+        raise typer.BadParameter("use a .parquet or .csv file name", param_hint="--output")
+    with Session(_engine(ctx)) as session:
+        count = export_inspections(session, output)
+    typer.echo(f"{count} inspections written to {output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="serve")(serve)
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(reviews_app, name="reviews")
