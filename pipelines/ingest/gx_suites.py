@@ -1,0 +1,312 @@
+"""great-expectations 1.x suites generated from the contract, and bulk validation.
+
+Every row-level rule of :mod:`sponsorwatch.contract` (plus parse checks, the key rule and
+references) becomes one or more GX expectations tagged ``meta.rule`` with the rule's
+name. Where a rule needs several expectations, their unexpected rows are disjoint, so
+their unexpected counts add up to the number of rows breaking the rule: the same count
+the polars flags give. Rules no GX expectation expresses are listed in the suite's
+``meta.polars_enforced``.
+
+GX validates the parsed frame of :func:`sponsorwatch.validation.parse_table`: contract
+columns with contract types and ``<column>__text`` beside each parsed column.
+
+``great_expectations`` is imported inside functions only: it takes seconds to import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from sponsorwatch.contract import CONTRACT_VERSION, TABLES, Rule, Table, key_rule, row_rules
+from sponsorwatch.validation import (
+    TEXT_SUFFIX,
+    parse_rule_name,
+    parsed_columns,
+    reference_rule_name,
+)
+
+#: Saved suites, one JSON file a table, in the repository (regenerate: `sponsorwatch
+#: ingest-suites`).
+SUITES_DIR = Path(__file__).resolve().parents[2] / "expectations"
+
+
+def suite_name(table: str) -> str:
+    return f"sponsorwatch.{table}.v{CONTRACT_VERSION}"
+
+
+def known_parameter(to_table: str, to_column: str) -> str:
+    """Name of the suite parameter holding the known values of a referenced column."""
+    return f"known_{to_table}_{to_column}"
+
+
+def _python_regex(pattern: str) -> str:
+    # Python's `$` also matches before a final newline, polars' (Rust) does not
+    return pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
+
+
+def _text(column: str, table: Table) -> str:
+    return column + TEXT_SUFFIX if column in parsed_columns(table) else column
+
+
+def _tag(rule: str, kind: str, description: str, **extra: Any) -> dict[str, Any]:
+    return {"rule": rule, "kind": kind, "description": description, **extra}
+
+
+def _column_expectations(table: Table, rule: Rule) -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    col = rule.columns[0]
+    meta = _tag(rule.name, rule.kind, rule.description)
+    if rule.kind == "not_null":
+        return [gxe.ExpectColumnValuesToNotBeNull(column=_text(col, table), meta=meta)]
+    if rule.kind == "in_set":
+        values = [str(v) for v in rule.params["value_set"]]  # type: ignore[union-attr]
+        if isinstance(table.column(col).dtype, pl.List):
+            one = "(" + "|".join(re.escape(v) for v in values) + ")"
+            return [gxe.ExpectColumnValuesToMatchRegex(
+                column=col + TEXT_SUFFIX, regex=rf"^{one}(;{one})*\Z", meta=meta)]
+        return [gxe.ExpectColumnValuesToBeInSet(column=col, value_set=values, meta=meta)]
+    if rule.kind == "between":
+        p = rule.params
+        return [gxe.ExpectColumnValuesToBeBetween(
+            column=col, min_value=p["min_value"], max_value=p["max_value"],
+            strict_min=bool(p["strict_min"]), meta=meta)]
+    if rule.kind == "regex":
+        return [gxe.ExpectColumnValuesToMatchRegex(
+            column=col, regex=_python_regex(str(rule.params["regex"])), meta=meta)]
+    raise ValueError(f"no GX translation for {rule.kind}")
+
+
+def _cross_expectations(rule: Rule) -> list[Any] | None:
+    """GX expectations for a cross-field rule, or None where none fits."""
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.row_conditions import Column
+
+    meta = _tag(rule.name, rule.kind, rule.description)
+    name, cols = rule.name, rule.columns
+    if name == f"{cols[0]}_not_before_{cols[-1]}":
+        later, earlier = cols
+        return [gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=later, column_B=earlier, or_equal=True,
+            ignore_row_if="either_value_is_missing", meta=meta)]
+    if name == "valid_until_after_valid_from":
+        return [gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="valid_until", column_B="valid_from", or_equal=False,
+            ignore_row_if="either_value_is_missing", meta=meta)]
+    if len(cols) == 2 and name == f"{cols[0]}_present_exactly_when_{cols[1]}":
+        a, b = cols
+        return [gxe.ExpectColumnValuesToBeNull(column=a, row_condition=Column(b).is_null(),
+                                               meta=meta),
+                gxe.ExpectColumnValuesToNotBeNull(
+                    column=a, row_condition=Column(b).is_not_null(), meta=meta)]
+    if len(cols) == 2 and name.endswith(f"_exactly_when_{cols[1]}_null"):
+        col, null_col = cols
+        value = name[len(col) + 1:name.index("_exactly_when_")].upper()
+        return [gxe.ExpectColumnValuesToBeInSet(
+                    column=col, value_set=[value], row_condition=Column(null_col).is_null(),
+                    meta=meta),
+                gxe.ExpectColumnValuesToNotBeInSet(
+                    column=col, value_set=[value],
+                    row_condition=Column(null_col).is_not_null(), meta=meta)]
+    if len(cols) == 1 and name == f"{cols[0]}_first_of_month":
+        col = cols[0]
+        return [gxe.ExpectColumnValuesToMatchRegex(
+            column=col + TEXT_SUFFIX, regex=r"^[0-9]{4}-[0-9]{2}-01\Z",
+            row_condition=Column(col).is_not_null(), meta=meta)]
+    if name == "validity_present_when_granted":
+        granted = Column("decision") == "GRANTED"
+        # disjoint: valid_from missing; else valid_until missing
+        return [gxe.ExpectColumnValuesToNotBeNull(column="valid_from", row_condition=granted,
+                                                  meta=meta),
+                gxe.ExpectColumnValuesToNotBeNull(
+                    column="valid_until",
+                    row_condition=granted & Column("valid_from").is_not_null(), meta=meta)]
+    return None
+
+
+def build_expectations(table: Table) -> tuple[list[Any], list[str]]:
+    """The table's expectations and the names of rules left to polars."""
+    import great_expectations.expectations as gxe
+
+    expectations: list[Any] = []
+    polars_only: list[str] = []
+    for col in table.columns:
+        if not col.nullable:
+            expectations.append(gxe.ExpectColumnToExist(column=col.name, meta=_tag(
+                "required_column_present", "table", f"{col.name} is delivered")))
+    for col in parsed_columns(table):
+        expectations.append(gxe.ExpectColumnValuesToNotBeNull(
+            column=col, meta=_tag(parse_rule_name(col), "parse",
+                                  f"{col} parses as {table.column(col).dtype}"),
+            row_condition=_text_present(col)))
+    for rule in row_rules(table):
+        found = (_cross_expectations(rule) if rule.kind == "cross_field"
+                 else _column_expectations(table, rule))
+        if found is None:
+            polars_only.append(rule.name)
+        else:
+            expectations.extend(found)
+    key = key_rule(table)
+    meta = _tag(key.name, key.kind, key.description)
+    expectations.append(
+        gxe.ExpectColumnValuesToBeUnique(column=table.key[0], meta=meta) if len(table.key) == 1
+        else gxe.ExpectCompoundColumnsToBeUnique(column_list=list(table.key), meta=meta))
+    for ref in table.references:
+        expectations.append(gxe.ExpectColumnValuesToBeInSet(
+            column=ref.column,
+            value_set={"$PARAMETER": known_parameter(ref.to_table, ref.to_column)},
+            meta=_tag(reference_rule_name(ref), "reference",
+                      f"{ref.column} exists in {ref.to_table}.{ref.to_column}")))
+    return expectations, polars_only
+
+
+def _text_present(col: str) -> Any:
+    from great_expectations.expectations.row_conditions import Column
+
+    return Column(col + TEXT_SUFFIX).is_not_null()
+
+
+def build_suite_dict(table: Table) -> dict[str, Any]:
+    """The table's suite as plain JSON data (what is saved under ``expectations/``)."""
+    import great_expectations as gx
+
+    expectations, polars_only = build_expectations(table)
+    suite = gx.ExpectationSuite(
+        name=suite_name(table.name), expectations=expectations,
+        meta={"contract_version": CONTRACT_VERSION, "table": table.name,
+              "generated_by": "sponsorwatch ingest-suites (pipelines.ingest.gx_suites)",
+              "polars_enforced": polars_only,
+              "parameters": {known_parameter(r.to_table, r.to_column):
+                             f"{r.to_table}.{r.to_column} of the clean warehouse"
+                             for r in table.references}})
+    data = json.loads(json.dumps(suite.to_json_dict(), default=str))
+    data.pop("id", None)
+    data["meta"].pop("great_expectations_version", None)  # keeps saved files stable
+    return data
+
+
+def render_suite(table: Table) -> str:
+    return json.dumps(build_suite_dict(table), indent=2, sort_keys=True,
+                      ensure_ascii=False) + "\n"
+
+
+def write_suites(folder: Path = SUITES_DIR) -> list[Path]:
+    """Write one suite file per contract table; returns the paths written."""
+    _quiet_gx()
+    from sponsorwatch.storage import write_text_atomic
+
+    paths = []
+    for table in TABLES.values():
+        path = folder / f"{table.name}.json"
+        write_text_atomic(render_suite(table), path)
+        path.chmod(0o644)  # a file of the repository, not a private temp file
+        paths.append(path)
+    return paths
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """One expectation's result, reduced to what the report and the tests need."""
+
+    rule: str
+    kind: str
+    expectation: str
+    columns: tuple[str, ...]
+    success: bool
+    element_count: int | None
+    unexpected_count: int | None
+    examples: tuple[str, ...]
+    error: str | None
+
+
+@dataclass(frozen=True)
+class TableValidation:
+    table: str
+    suite: str
+    success: bool
+    outcomes: tuple[ExpectationOutcome, ...]
+    polars_enforced: tuple[str, ...]
+    raw_result: dict[str, Any]
+
+    def unexpected_by_rule(self) -> dict[str, int]:
+        """Rows breaking each rule according to GX (row-level rules only)."""
+        counts: dict[str, int] = {}
+        for o in self.outcomes:
+            if o.kind != "table" and o.unexpected_count is not None:
+                counts[o.rule] = counts.get(o.rule, 0) + o.unexpected_count
+        return counts
+
+
+def _quiet_gx() -> None:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def _to_pandas(parsed: pl.DataFrame) -> Any:
+    lists = [c for c, t in parsed.schema.items() if isinstance(t, pl.List)]
+    return parsed.drop(lists).to_pandas()
+
+
+def _outcome(result: Any) -> ExpectationOutcome:
+    config = result.expectation_config
+    kwargs = config.kwargs
+    cols = tuple(kwargs.get("column_list") or [kwargs[k] for k in ("column", "column_A",
+                                                                     "column_B") if k in kwargs])
+    res = result.result or {}
+    error = None
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        error = str(result.exception_info.get("exception_message"))
+    examples = tuple(str(v) for v in (res.get("partial_unexpected_list") or [])[:5])
+    return ExpectationOutcome(
+        rule=config.meta.get("rule", ""), kind=config.meta.get("kind", ""),
+        expectation=config.type, columns=cols, success=bool(result.success),
+        element_count=res.get("element_count"), unexpected_count=res.get("unexpected_count"),
+        examples=examples, error=error)
+
+
+def validate_tables(parsed: Mapping[str, pl.DataFrame],
+                    known: Mapping[str, pl.Series]) -> dict[str, TableValidation]:
+    """Validate each parsed table with its suite in one GX batch (pandas, in memory).
+
+    ``known`` holds the values references are checked against (``{"sponsors": ids}``).
+    """
+    _quiet_gx()
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    source = context.data_sources.add_pandas("extract")
+    validations: dict[str, TableValidation] = {}
+    for name, frame in parsed.items():
+        table = TABLES[name]
+        suite_data = build_suite_dict(table)
+        suite = context.suites.add(gx.ExpectationSuite(**suite_data))
+        batch = (source.add_dataframe_asset(name)
+                 .add_batch_definition_whole_dataframe("whole")
+                 .get_batch(batch_parameters={"dataframe": _to_pandas(frame)}))
+        parameters = {known_parameter(r.to_table, r.to_column):
+                      known[r.to_table].to_list() if r.to_table in known else []
+                      for r in table.references}
+        result = batch.validate(suite, expectation_parameters=parameters,
+                                result_format={"result_format": "SUMMARY",
+                                               "partial_unexpected_count": 5})
+        outcomes = tuple(sorted((_outcome(r) for r in result.results),
+                                key=lambda o: (o.rule, o.expectation)))
+        validations[name] = TableValidation(
+            name, suite_data["name"], bool(result.success), outcomes,
+            tuple(suite_data["meta"]["polars_enforced"]),
+            json.loads(json.dumps(result.to_json_dict(), default=str)))
+    return validations
+
+
+if __name__ == "__main__":
+    for written in write_suites():
+        print(written)

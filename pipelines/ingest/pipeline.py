@@ -1,0 +1,192 @@
+"""``sponsorwatch ingest``: read an extract, quarantine broken rows, validate with
+great-expectations, merge into the warehouse and swap it in whole.
+
+Order matters: sponsors are checked first, and every other table's references are
+checked against the sponsors of the merged clean warehouse (this extract's clean sponsors
+plus those already ingested), so a row about a quarantined or unknown sponsor is
+quarantined too and the clean layer keeps its references intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from sponsorwatch.contract import CONTRACT_VERSION, TABLES
+from sponsorwatch.storage import read_manifest
+
+from .errors import IngestError
+from .read import RawTable, read_table
+from .register import RegisterFindings, check_extract_against_register, load_register
+from .report import render_report
+from .rules import CheckedTable, check_table
+from .warehouse import MANIFEST, REPORT, merge_clean, read_clean, write_warehouse
+
+#: Called with a step's description before it starts; total steps via :func:`step_count`.
+StepCallback = Callable[[str], None]
+
+
+@dataclass
+class IngestResult:
+    """What one ingest run did; ``as_dict()`` is the ``--json`` output."""
+
+    manifest: dict[str, Any]
+    checked: dict[str, CheckedTable] = field(default_factory=dict)
+    validations: dict[str, Any] = field(default_factory=dict)
+    register: RegisterFindings | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"extract": self.manifest["extract"],
+                "warehouse": self.manifest["warehouse"],
+                "tables": self.manifest["tables"],
+                "rules_broken": self.manifest["rules_broken"],
+                "validation": self.manifest["validation"],
+                "register": self.register.as_dict() if self.register else None,
+                "seconds": self.seconds}
+
+
+def step_count(run_gx: bool) -> int:
+    return len(TABLES) * (3 if run_gx else 2) + 1
+
+
+def _tick(on_step: StepCallback | None, text: str) -> None:
+    if on_step is not None:
+        on_step(text)
+
+
+def _read_all(extract_dir: Path, warehouse_dir: Path,
+              on_step: StepCallback | None) -> dict[str, RawTable]:
+    raws: dict[str, RawTable] = {}
+    for table in TABLES.values():
+        _tick(on_step, f"reading {table.name}")
+        raw = read_table(extract_dir, table)
+        if raw is None and not table.optional and read_clean(warehouse_dir, table) is None:
+            raise IngestError(f"{table.name}.parquet|{table.name}/|{table.name}.csv", None,
+                              "table_present", f"{table.name} is not in the extract and not in "
+                              "the warehouse yet")
+        if raw is not None:
+            raws[table.name] = raw
+    return raws
+
+
+def ingest(extract_dir: Path, warehouse_dir: Path, *, register_file: Path | None = None,
+           run_gx: bool = True, on_step: StepCallback | None = None,
+           now: dt.datetime | None = None) -> IngestResult:
+    """Ingest the extract in ``extract_dir`` into ``warehouse_dir``.
+
+    Raises:
+        IngestError: a table-level problem (missing required column or table, unreadable
+            file, unconvertible type, unreadable register); the warehouse is left as it was.
+    """
+    started = time.perf_counter()
+    if not extract_dir.is_dir():
+        raise IngestError(str(extract_dir), None, "extract_is_folder",
+                          "the extract must be a folder of <table>.parquet/.csv files")
+    register = load_register(register_file) if register_file else None
+    raws = _read_all(extract_dir, warehouse_dir, on_step)
+    read_seconds = time.perf_counter() - started
+
+    checked: dict[str, CheckedTable] = {}
+    clean: dict[str, pl.DataFrame] = {}
+    counts: dict[str, dict[str, Any]] = {}
+    known: dict[str, pl.Series] = {}
+    for table in TABLES.values():
+        _tick(on_step, f"checking {table.name}")
+        existing = read_clean(warehouse_dir, table)
+        if table.name in raws:
+            result = check_table(raws[table.name], known)
+            checked[table.name] = result
+            merged = merge_clean(table, existing, result.clean)
+            clean[table.name] = merged.frame
+            counts[table.name] = {
+                "delivered": True, "rows_in": result.rows_in, "clean": result.clean.height,
+                "quarantined": result.quarantined.height, "added": merged.added,
+                "superseded": merged.superseded, "warehouse_rows": merged.frame.height}
+        elif existing is not None:
+            clean[table.name] = existing
+            counts[table.name] = {"delivered": False, "rows_in": 0, "clean": 0,
+                                  "quarantined": 0, "added": 0, "superseded": 0,
+                                  "warehouse_rows": existing.height}
+        if table.name == "sponsors" and "sponsors" in clean:
+            known["sponsors"] = clean["sponsors"]["sponsor_id"]
+    check_seconds = time.perf_counter() - started - read_seconds
+
+    validations: dict[str, Any] = {}
+    gx_seconds = 0.0
+    if run_gx and checked:
+        from .gx_suites import validate_tables
+
+        gx_started = time.perf_counter()
+        for name, result in checked.items():
+            _tick(on_step, f"great-expectations: {name}")
+            validations.update(validate_tables({name: result.parsed}, result.known))
+        gx_seconds = time.perf_counter() - gx_started
+
+    findings = None
+    if register is not None and "sponsors" in raws:
+        ids = raws["sponsors"].frame.get_column("sponsor_id").cast(pl.String()).drop_nulls()
+        findings = check_extract_against_register(register, ids)
+
+    manifest = _manifest(extract_dir, warehouse_dir, raws, counts, checked, validations,
+                         findings, now)
+    _tick(on_step, "writing warehouse")
+    write_started = time.perf_counter()
+    write_warehouse(
+        warehouse_dir, clean,
+        raw={n: r.frame for n, r in raws.items()},
+        quarantine={n: c.quarantined for n, c in checked.items()},
+        report_markdown=render_report(manifest, validations,
+                                      {n: c.broken for n, c in checked.items()}, findings),
+        manifest=manifest,
+        extra_texts={"reports/gx_results.json": json.dumps(
+            {n: v.raw_result for n, v in validations.items()}, indent=1, sort_keys=True,
+            default=str)} if validations else None)
+    seconds = {"read": read_seconds, "check": check_seconds, "great_expectations": gx_seconds,
+               "write": time.perf_counter() - write_started,
+               "total": time.perf_counter() - started}
+    return IngestResult(manifest, checked, validations, findings,
+                        {k: round(v, 3) for k, v in seconds.items()})
+
+
+def _manifest(extract_dir: Path, warehouse_dir: Path, raws: dict[str, RawTable],
+              counts: dict[str, dict[str, Any]], checked: dict[str, CheckedTable],
+              validations: dict[str, Any], findings: RegisterFindings | None,
+              now: dt.datetime | None) -> dict[str, Any]:
+    previous: list[dict[str, Any]] = []
+    if (warehouse_dir / MANIFEST).exists():
+        old = read_manifest(warehouse_dir)
+        previous = old.get("history", []) + [
+            {k: old[k] for k in ("extract", "ingested_at", "sources") if k in old}]
+    gx_version = None
+    if validations:
+        import great_expectations
+
+        gx_version = great_expectations.__version__
+    return {
+        "contract_version": CONTRACT_VERSION,
+        "extract": extract_dir.resolve().name,
+        "extract_path": str(extract_dir.resolve()),
+        "warehouse": str(warehouse_dir),
+        "ingested_at": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
+        "sources": {n: [{"file": f.relative, "sha256": f.sha256, "bytes": f.size_bytes}
+                        for f in r.files] for n, r in raws.items()},
+        "tables": counts,
+        "rules_broken": {n: c.broken for n, c in checked.items()},
+        "validation": {
+            "engine": "great_expectations" if validations else None,
+            "great_expectations_version": gx_version,
+            "success": all(v.success for v in validations.values()) if validations else None,
+            "gx_unexpected_by_rule": {n: v.unexpected_by_rule()
+                                      for n, v in validations.items()},
+            "report": REPORT},
+        "register": findings.as_dict() if findings else None,
+        "history": previous,
+    }

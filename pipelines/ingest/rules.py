@@ -1,0 +1,70 @@
+"""Row-level checks and quarantine of one table, in polars.
+
+The quarantine decision for each row comes from here (the contract's polars
+expressions, the key rule and the references, in one vectorised pass through
+:mod:`sponsorwatch.validation`); great-expectations validates the same parsed frame
+for the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+from sponsorwatch.contract import TABLES, Table
+from sponsorwatch.validation import (
+    ContractViolation,
+    parse_table,
+    rule_counts,
+    split_rows,
+)
+
+from .errors import IngestError
+from .read import RawTable
+
+
+@dataclass(frozen=True)
+class CheckedTable:
+    """One table after the row-level checks."""
+
+    table: Table
+    raw: RawTable
+    #: Contract columns with contract types plus ``<column>__text``: what GX validates.
+    parsed: pl.DataFrame
+    clean: pl.DataFrame
+    quarantined: pl.DataFrame
+    #: Rows breaking each rule (a row may break several).
+    broken: dict[str, int]
+    #: Reference values the rows were checked against (``{"sponsors": ids}``).
+    known: Mapping[str, pl.Series]
+
+    @property
+    def rows_in(self) -> int:
+        return self.raw.frame.height
+
+
+def sorted_by_key(table: Table, frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows in key order (keys are unique in the clean layer, so the order is total)."""
+    return frame.sort(list(table.key), nulls_last=True, maintain_order=True)
+
+
+def check_table(raw: RawTable, known: Mapping[str, pl.Series]) -> CheckedTable:
+    """Parse ``raw`` to contract types and split it into clean and quarantined rows.
+
+    Raises:
+        IngestError: for a table-level problem, naming the file and column.
+    """
+    table = TABLES[raw.table]
+    files = ", ".join(f.relative for f in raw.files)
+    try:
+        parsed = parse_table(table, raw.frame, files)
+    except ContractViolation as exc:
+        raise IngestError.from_violation(exc, files) from exc
+    clean, quarantined = split_rows(table, raw.frame, parsed, known)
+    if clean.height + quarantined.height != raw.frame.height:  # the invariant ingest rests on
+        raise AssertionError(f"{table.name}: rows lost between read and split")
+    quarantined = quarantined.sort(["_source_file", "_source_row"])
+    return CheckedTable(table, raw, parsed, sorted_by_key(table, clean), quarantined,
+                        rule_counts(quarantined), known)

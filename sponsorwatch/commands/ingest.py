@@ -1,0 +1,110 @@
+"""``sponsorwatch ingest``: validate an extract and merge it into the warehouse;
+``sponsorwatch ingest-suites``: regenerate the saved great-expectations suites."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sponsorwatch.commands import settings_of
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"ingest stopped: {message}", fg=typer.colors.RED, err=True)
+    typer.secho("the warehouse was left as it was", err=True)
+    raise typer.Exit(code=2)
+
+
+def ingest(
+    ctx: typer.Context,
+    extract: Annotated[Path | None, typer.Argument(
+        help="Extract folder: <table>.parquet, <table>/*.parquet or <table>.csv per table")
+    ] = None,
+    register_file: Annotated[Path | None, typer.Option(
+        "--register", help='IND register JSON ({"sponsors":[{"name","kvk"}]}) to check against'
+    )] = None,
+    check_register_only: Annotated[bool, typer.Option(
+        "--check-register-only", help="Only check the --register file itself")] = False,
+    skip_gx: Annotated[bool, typer.Option(
+        "--skip-gx", help="Skip the great-expectations report (polars checks still run)")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print counts as JSON")] = False,
+) -> None:
+    """Read an extract, quarantine rows that break the contract, validate it with
+    great-expectations and merge the clean rows into <home>/warehouse (atomically)."""
+    from pipelines.ingest.errors import IngestError
+
+    try:
+        if check_register_only:
+            _check_register_only(register_file, as_json)
+            return
+        if extract is None:
+            raise typer.BadParameter("give the extract folder (or --check-register-only)")
+        _run(settings_of(ctx).warehouse_dir, extract, register_file, not skip_gx, as_json)
+    except IngestError as exc:
+        _fail(str(exc))
+
+
+def _check_register_only(register_file: Path | None, as_json: bool) -> None:
+    from pipelines.ingest.register import check_register, load_register
+    from pipelines.ingest.report import register_section
+
+    if register_file is None:
+        raise typer.BadParameter("--check-register-only needs --register FILE")
+    findings = check_register(load_register(register_file))
+    if as_json:
+        typer.echo(json.dumps(findings.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        typer.echo("\n".join(register_section(findings)))
+
+
+def _run(warehouse_dir: Path, extract: Path, register_file: Path | None, run_gx: bool,
+         as_json: bool) -> None:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from pipelines.ingest.pipeline import ingest as run_ingest
+    from pipelines.ingest.pipeline import step_count
+
+    console = Console(stderr=True)
+    with Progress(console=console, transient=as_json) as progress:
+        task = progress.add_task("ingest", total=step_count(run_gx))
+        started = [False]
+
+        def on_step(text: str) -> None:
+            progress.update(task, advance=1 if started[0] else 0, description=text)
+            started[0] = True
+
+        result = run_ingest(extract, warehouse_dir, register_file=register_file,
+                            run_gx=run_gx, on_step=on_step)
+        progress.update(task, completed=step_count(run_gx), description="done")
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2, default=str, ensure_ascii=False))
+        return
+    for name, counts in result.manifest["tables"].items():
+        typer.echo(f"{name:17} in {counts['rows_in']:>9,}  clean {counts['clean']:>9,}  "
+                   f"quarantined {counts['quarantined']:>7,}  warehouse "
+                   f"{counts['warehouse_rows']:>9,}")
+    verdict = {None: "not run", True: "passed", False: "failed (see report)"}[
+        result.manifest["validation"]["success"]]
+    typer.echo(f"great-expectations: {verdict}")
+    typer.echo(f"report: {warehouse_dir / result.manifest['validation']['report']}")
+
+
+def ingest_suites(
+    folder: Annotated[Path | None, typer.Argument(
+        help="Where to write the suites [default: expectations/ in the repository]")] = None,
+) -> None:
+    """Regenerate the great-expectations suites (one JSON file a table) from the contract."""
+    from pipelines.ingest.gx_suites import SUITES_DIR, write_suites
+
+    for path in write_suites(folder or SUITES_DIR):
+        typer.echo(str(path))
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="ingest")(ingest)
+    app.command(name="ingest-suites")(ingest_suites)
