@@ -26,3 +26,29 @@ def postgres_url() -> str:
             pytest.fail("SPONSORWATCH_TEST_POSTGRES_URL is required here but not set")
         pytest.skip("no PostgreSQL: set SPONSORWATCH_TEST_POSTGRES_URL to run")
     return url
+
+
+#: The shared small simulated world: sponsors, seed and window (others ingest it).
+SMALL_WORLD_SPONSORS = 400
+SMALL_WORLD_SEED = 20260701
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Folder of a ~400-sponsor simulated world (2019-01-01..2025-12-31, fixed seed), as
+    ``sponsorwatch simulate`` writes it: seven contract tables, truth, calibration report."""
+    from pipelines.simulate import write_world
+
+    folder = tmp_path_factory.mktemp("small_world") / "world"
+    write_world(folder, SMALL_WORLD_SPONSORS, SMALL_WORLD_SEED)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def small_world_tables(small_world: Path) -> dict:
+    """The small world's tables as DataFrames (payroll and workforce parts concatenated)."""
+    import polars as pl
+
+    return {(p.stem if p.is_file() else p.name): pl.read_parquet(p if p.is_file()
+                                                                 else p / "*.parquet")
+            for p in sorted(small_world.iterdir()) if p.suffix == ".parquet" or p.is_dir()}
