@@ -252,6 +252,14 @@ def _cached_model(settings: Settings) -> LoadedModel:
     return LoadedModel(model, str(meta["version"]), meta["info"], "cache", utc_now())
 
 
+def _require_registry(settings: Settings) -> None:
+    """Refuse early (and without creating one) when the local SQLite registry is absent."""
+    uri = settings.tracking_uri
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        raise FileNotFoundError(f"no model registry at {uri}; run `sponsorwatch train` and "
+                                "`sponsorwatch promote`")
+
+
 def load_champion(settings: Settings, alias: str = "champion",
                   allow_cache: bool = True) -> LoadedModel:
     """The model under ``alias`` from the registry, kept as a local copy; when the registry
@@ -263,6 +271,7 @@ def load_champion(settings: Settings, alias: str = "champion",
     from training.registry import load_model
 
     try:
+        _require_registry(settings)
         model, info = load_model(settings, alias=alias)
     except Exception as exc:  # any registry failure: unreachable, no alias, broken artifact
         if allow_cache and (model_cache_dir(settings) / "champion.pkl").exists():
