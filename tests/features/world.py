@@ -16,6 +16,15 @@ FOUNDED = D(2010, 1, 1)
 RECOGNISED = D(2015, 1, 1)
 
 
+def features_by_sponsor(world: World, as_of: dt.date) -> dict[str, dict[str, Any]]:
+    """Build one snapshot of ``world`` and key its rows by sponsor_id."""
+    from features.build import build_features
+    from sponsorwatch.thresholds import load_thresholds
+
+    frame = build_features(world.frames(), as_of, load_thresholds()).collect()
+    return {row["sponsor_id"]: row for row in frame.iter_rows(named=True)}
+
+
 def months(first: dt.date, count: int) -> list[dt.date]:
     """``count`` first-of-month dates from ``first`` on."""
     out = []
