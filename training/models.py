@@ -23,8 +23,9 @@ class XGBParams:
     colsample_bytree: float = 0.8
     reg_lambda: float = 1.0
     reg_alpha: float = 0.0
-    #: Fixed so results do not depend on the machine's core count.
-    nthread: int = 2
+    #: Fixed so results do not depend on the machine's core count. One thread: on a shared
+    #: two-core machine OpenMP threads spin against other processes and run slower than one.
+    nthread: int = 1
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

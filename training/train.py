@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from training.calibration import CalibrationMethod, fit_calibrator
+from training.crude_rule import REQUIRED as CRUDE_RULE_INPUTS
 from training.crude_rule import crude_rule_score
 from training.dataset import TrainingSet
 from training.evaluation import truth_targets
@@ -142,8 +143,9 @@ def evaluate_fold(fold: TimeFold, data: TrainingSet, models: dict[str, Any],
     scores = {
         "xgboost": models["xgboost"].predict(rows),
         "logistic": models["logistic"].predict(data.matrix(rows)),
-        "crude_rule": crude_rule_score(rows),
     }
+    if all(c in rows.columns for c in CRUDE_RULE_INPUTS):  # not in hand-made feature sets
+        scores["crude_rule"] = crude_rule_score(rows)
     predictions = rows.select("sponsor_id", "as_of", "label", "selection").with_columns(
         pl.Series("truth", truth_targets(truth, rows) if truth is not None
                   else np.full(rows.height, np.nan)).fill_nan(None),

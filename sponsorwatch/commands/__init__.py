@@ -6,7 +6,7 @@ from importlib import import_module
 
 import typer
 
-_MODULES: tuple[str, ...] = ("features", "serving", "ingest", "simulate")
+_MODULES: tuple[str, ...] = ("features", "serving", "ingest", "simulate", "training")
 
 
 def register_all(app: typer.Typer) -> None:

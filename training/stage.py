@@ -1,0 +1,160 @@
+"""The train and score stages as the CLI, MLproject and benchmarks run them: read the
+warehouse and the feature store under the home, train or score, write results back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from sponsorwatch.settings import Settings
+from training.dataset import TrainingSet, assemble
+from training.models import XGBParams
+from training.train import TrainConfig, TrainResult, train_and_evaluate
+
+
+@dataclass(frozen=True)
+class FeatureMeta:
+    """The model's inputs with their descriptions and risk directions."""
+
+    names: list[str]
+    descriptions: dict[str, str]
+    directions: dict[str, int]
+    version: str
+
+
+def feature_meta(use_sector: bool) -> FeatureMeta:
+    from features.registry import FEATURE_SET_VERSION, FEATURES, feature_names
+
+    names = feature_names(use_sector)
+    return FeatureMeta(names, {n: FEATURES[n].description for n in names},
+                       {n: int(FEATURES[n].direction) for n in names}, FEATURE_SET_VERSION)
+
+
+def read_params(path: Path | None) -> XGBParams:
+    """XGBoost settings from a JSON file (as written by ``sponsorwatch tune``), or defaults.
+
+    Raises:
+        ValueError: naming the file and any key that is not a setting.
+    """
+    if path is None:
+        return XGBParams()
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    known = set(XGBParams.__dataclass_fields__)
+    unknown = sorted(set(payload) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown XGBoost setting(s) {unknown}; known: {sorted(known)}")
+    return XGBParams(**payload)
+
+
+def load_training_set(settings: Settings, until: date, horizon_months: int,
+                      meta: FeatureMeta) -> TrainingSet:
+    """Snapshots of the feature store with labels from the warehouse's inspections.
+
+    Raises:
+        FileNotFoundError: when the warehouse or the feature store is empty, saying which
+            command fills it.
+    """
+    from features.store import scan_snapshots
+    from sponsorwatch.storage import scan_warehouse
+
+    tables = scan_warehouse(settings.warehouse_dir)
+    if "inspections" not in tables:
+        raise FileNotFoundError(f"{settings.warehouse_dir}: no inspections table: nothing to "
+                                "learn from")
+    features = scan_snapshots(settings.features_dir)
+    return assemble(features, tables["inspections"], meta.names, horizon_months, until)
+
+
+def data_manifest(settings: Settings, data: TrainingSet, meta: FeatureMeta) -> dict[str, Any]:
+    """What the run learned from: counts, snapshot dates, the warehouse and store manifests
+    and a fingerprint of the training frame."""
+    from features.store import read_store_manifest
+    from sponsorwatch.storage import read_manifest
+
+    fingerprint = hashlib.sha256(
+        data.frame.hash_rows(seed=0).to_numpy().tobytes()).hexdigest()[:16]
+    store = read_store_manifest(settings.features_dir)
+    return {
+        **data.summary(),
+        "feature_set_version": meta.version,
+        "feature_names": meta.names,
+        "training_frame_sha256_16": fingerprint,
+        "warehouse_manifest": read_manifest(settings.warehouse_dir),
+        "feature_store": {k: v for k, v in store.items() if k != "warehouse_manifest"},
+    }
+
+
+def run_training(settings: Settings, config: TrainConfig, *, experiment: str,
+                 truth_path: Path | None = None, compare_corrections: bool = False,
+                 plots: bool = True, log: bool = True) -> tuple[TrainResult, Any]:
+    """Assemble, train and evaluate, log to MLflow and register (alias challenger).
+
+    Returns:
+        The result and the registered version (None when ``log`` is off).
+    """
+    from training.evaluation import find_truth, load_truth
+
+    meta = feature_meta(settings.use_sector)
+    data = load_training_set(settings, config.until, config.horizon_months, meta)
+    truth_file = find_truth(settings.warehouse_dir, truth_path)
+    truth = load_truth(truth_file) if truth_file is not None else None
+    result = train_and_evaluate(data, config, meta.descriptions, meta.directions, truth,
+                                compare_corrections)
+    if not log:
+        return result, None
+    from training.registry import log_training_run
+
+    manifest = data_manifest(settings, data, meta)
+    manifest["truth_file"] = str(truth_file) if truth_file else None
+    holdout_rows = data.rows(result.holdout.fold.test_dates)
+    version = log_training_run(settings, result, experiment=experiment,
+                               feature_set_version=meta.version, data_manifest=manifest,
+                               holdout_rows=holdout_rows, plots=plots)
+    return result, version
+
+
+def snapshot(settings: Settings, as_of: date) -> pl.DataFrame:
+    """The feature snapshot as of a day: from the store, or built from the warehouse and
+    stored when missing."""
+    from features.build import build_feature_history
+    from features.registry import FEATURE_SET_VERSION, feature_names
+    from features.store import snapshot_path, write_snapshot
+    from sponsorwatch.storage import read_manifest, scan_warehouse
+    from sponsorwatch.thresholds import load_thresholds
+
+    path = snapshot_path(settings.features_dir, as_of)
+    if path.exists():
+        return pl.read_parquet(path)
+    frame = build_feature_history(scan_warehouse(settings.warehouse_dir), [as_of],
+                                  load_thresholds(settings.thresholds_file),
+                                  settings.use_sector)
+    assert frame is not None
+    write_snapshot(settings.features_dir, frame, {
+        "feature_set_version": FEATURE_SET_VERSION,
+        "feature_names": feature_names(settings.use_sector),
+        "use_sector": settings.use_sector,
+        "warehouse_manifest": read_manifest(settings.warehouse_dir)})
+    return frame
+
+
+def run_scoring(settings: Settings, as_of: date, alias: str = "champion",
+                out: Path | None = None) -> tuple[pl.DataFrame, Path, dict[str, Any]]:
+    """Score every active sponsor as of ``as_of`` with the model behind ``alias``; write the
+    ranked table to the score store (and ``out``)."""
+    from sponsorwatch.storage import scan_warehouse
+    from training.registry import load_model
+    from training.scoring import score_frame, write_scores
+
+    model, info = load_model(settings, alias)
+    features = snapshot(settings, as_of)
+    sponsors = scan_warehouse(settings.warehouse_dir)["sponsors"].collect()
+    table = score_frame(model, features, sponsors, capacity=settings.inspection_capacity,
+                        model_version=str(info["version"]))
+    path = write_scores(table, settings.scores_dir, as_of, out)
+    return table, path, info
