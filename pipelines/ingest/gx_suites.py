@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,9 +70,9 @@ def _column_expectations(table: Table, rule: Rule) -> list[Any]:
     if rule.kind == "in_set":
         values = [str(v) for v in rule.params["value_set"]]  # type: ignore[union-attr]
         if isinstance(table.column(col).dtype, pl.List):
-            one = "(" + "|".join(re.escape(v) for v in values) + ")"
+            one = "(?:" + "|".join(re.escape(v) for v in values) + ")"
             return [gxe.ExpectColumnValuesToMatchRegex(
-                column=col + TEXT_SUFFIX, regex=rf"^{one}(;{one})*\Z", meta=meta)]
+                column=col + TEXT_SUFFIX, regex=rf"^{one}(?:;{one})*\Z", meta=meta)]
         return [gxe.ExpectColumnValuesToBeInSet(column=col, value_set=values, meta=meta)]
     if rule.kind == "between":
         p = rule.params
@@ -250,8 +250,7 @@ def _quiet_gx() -> None:
 
 
 def _to_pandas(parsed: pl.DataFrame) -> Any:
-    lists = [c for c, t in parsed.schema.items() if isinstance(t, pl.List)]
-    return parsed.drop(lists).to_pandas()
+    return parsed.to_pandas()
 
 
 def _outcome(result: Any) -> ExpectationOutcome:
@@ -260,9 +259,12 @@ def _outcome(result: Any) -> ExpectationOutcome:
     cols = tuple(kwargs.get("column_list") or [kwargs[k] for k in ("column", "column_A",
                                                                      "column_B") if k in kwargs])
     res = result.result or {}
-    error = None
-    if result.exception_info and result.exception_info.get("raised_exception"):
-        error = str(result.exception_info.get("exception_message"))
+    info = result.exception_info or {}
+    # either one {raised_exception, exception_message} or one such dict per failed metric
+    infos = [info] if "raised_exception" in info else list(info.values())
+    messages = [str(i.get("exception_message")) for i in infos
+                if isinstance(i, dict) and i.get("raised_exception")]
+    error = "; ".join(messages) or None
     examples = tuple(str(v) for v in (res.get("partial_unexpected_list") or [])[:5])
     return ExpectationOutcome(
         rule=config.meta.get("rule", ""), kind=config.meta.get("kind", ""),
@@ -271,11 +273,13 @@ def _outcome(result: Any) -> ExpectationOutcome:
         examples=examples, error=error)
 
 
-def validate_tables(parsed: Mapping[str, pl.DataFrame],
-                    known: Mapping[str, pl.Series]) -> dict[str, TableValidation]:
+def validate_tables(parsed: Mapping[str, pl.DataFrame], known: Mapping[str, pl.Series],
+                    on_table: Callable[[str], None] | None = None
+                    ) -> dict[str, TableValidation]:
     """Validate each parsed table with its suite in one GX batch (pandas, in memory).
 
-    ``known`` holds the values references are checked against (``{"sponsors": ids}``).
+    ``known`` holds the values references are checked against (``{"sponsors": ids}``);
+    ``on_table`` is called with each table's name before it is validated.
     """
     _quiet_gx()
     import great_expectations as gx
@@ -286,6 +290,8 @@ def validate_tables(parsed: Mapping[str, pl.DataFrame],
     source = context.data_sources.add_pandas("extract")
     validations: dict[str, TableValidation] = {}
     for name, frame in parsed.items():
+        if on_table is not None:
+            on_table(name)
         table = TABLES[name]
         suite_data = build_suite_dict(table)
         suite = context.suites.add(gx.ExpectationSuite(**suite_data))

@@ -65,7 +65,7 @@ def register_section(findings: RegisterFindings) -> list[str]:
              f"({findings.kvk_starting_with_zero:,} beginning with 0).", ""]
     if findings.entries_without_kvk:
         lines.append(f"- {len(findings.entries_without_kvk)} entries without a KvK number: "
-                     + ", ".join(_cell(n) for n in findings.entries_without_kvk))
+                     + "; ".join(f"`{_cell(n)}`" for n in findings.entries_without_kvk))
     if findings.malformed_kvk:
         lines.append(f"- {len(findings.malformed_kvk)} KvK numbers that are not 8 digits: "
                      + ", ".join(_cell(e["kvk"]) for e in findings.malformed_kvk[:20]))

@@ -1,0 +1,69 @@
+"""great-expectations: suites generated from the contract, saved in the repo, and real
+validation results that agree with the polars quarantine counts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from ingest_extracts import write_damaged
+
+from pipelines.ingest.gx_suites import SUITES_DIR, render_suite
+from pipelines.ingest.pipeline import IngestResult, ingest
+from sponsorwatch.contract import TABLES
+from sponsorwatch.validation import rule_names
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+def test_saved_suite_is_what_the_contract_generates_now(table: str) -> None:
+    saved = (SUITES_DIR / f"{table}.json").read_text(encoding="utf-8")
+    assert saved == render_suite(TABLES[table]), (
+        f"expectations/{table}.json is stale: run `sponsorwatch ingest-suites`")
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+def test_every_rule_is_validated_by_gx_or_named_as_polars_enforced(table: str) -> None:
+    suite = json.loads((SUITES_DIR / f"{table}.json").read_text(encoding="utf-8"))
+    covered = {e["meta"]["rule"] for e in suite["expectations"]}
+    covered |= set(suite["meta"]["polars_enforced"])
+    assert set(rule_names(TABLES[table])) <= covered
+
+
+@pytest.fixture(scope="module")
+def damaged_with_gx(tmp_path_factory: pytest.TempPathFactory) -> tuple[IngestResult, Path]:
+    root = tmp_path_factory.mktemp("gx")
+    write_damaged(root / "extract")
+    return ingest(root / "extract", root / "warehouse", run_gx=True), root / "warehouse"
+
+
+def test_gx_unexpected_counts_match_the_polars_flags(damaged_with_gx) -> None:
+    result, _ = damaged_with_gx
+    assert set(result.validations) == set(TABLES)
+    for name, validation in result.validations.items():
+        assert not any(o.error for o in validation.outcomes), name
+        gx = {rule: n for rule, n in validation.unexpected_by_rule().items() if n}
+        polars = {rule: n for rule, n in result.checked[name].broken.items()
+                  if rule not in validation.polars_enforced}
+        assert gx == polars, name
+        # no false alarms: an expectation fails only where polars quarantined rows for it
+        for o in validation.outcomes:
+            if o.kind != "table":
+                assert o.success == (result.checked[name].broken.get(o.rule, 0) == 0
+                                     or o.unexpected_count == 0), (name, o)
+    # the damage is really seen by GX, not just by polars
+    payroll = result.validations["payroll"].unexpected_by_rule()
+    assert payroll["gross_wage_parseable"] == 1 and payroll["period_first_of_month"] == 1
+    assert result.validations["sponsors"].success is False
+
+
+def test_report_and_manifest_sit_next_to_each_other(damaged_with_gx) -> None:
+    result, warehouse = damaged_with_gx
+    report = (warehouse / "reports" / "validation.md").read_text(encoding="utf-8")
+    assert report.count("GX and polars agree on every rule.") == len(TABLES)
+    assert "| gross_wage_parseable | expect_column_values_to_not_be_null |" in report
+    manifest = json.loads((warehouse / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["validation"]["engine"] == "great_expectations"
+    assert manifest["validation"]["gx_unexpected_by_rule"]["permits"]["scheme_in_set"] == 1
+    results = json.loads((warehouse / "reports" / "gx_results.json").read_text("utf-8"))
+    assert results["payroll"]["success"] is False
