@@ -22,6 +22,7 @@ from serving.keys import KeyVerifier
 from serving.metrics import MetricsMiddleware, ServiceMetrics
 from serving.routes import admin, health, model, reviews, scores, sponsors
 from serving.state import ServingState, load_state
+from serving.web import install_web
 from sponsorwatch.settings import Settings
 
 log = logging.getLogger("serving")
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None,
         app.include_router(router)
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    install_web(app)  # the analyst pages at / (issue 7)
     for extend in extra:
         extend(app)
     return app

@@ -25,8 +25,6 @@ from sponsorwatch.contract import TABLES
 
 #: Request row index, carried by validation to the quarantine like a file's row number.
 _ROW = "_source_row"
-#: Reasons returned per score, as many as the batch score table keeps.
-REASONS_PER_SCORE = 3
 
 
 class RecordsInvalid(ValueError):
@@ -122,19 +120,20 @@ def build_request_features(frames: dict[str, pl.DataFrame], as_of: date,
             .filter(pl.col("sponsor_id").is_in(requested.implode())).collect())
 
 
-def score_features(model: Any, features: pl.DataFrame, snapshot: Snapshot,
-                   top: int = REASONS_PER_SCORE) -> list[dict[str, Any]]:
-    """Score, reasons and place in the served ranking of each feature row."""
-    scores = model.predict(features)
-    reasons = model.explain(features, top=top)
-    results = []
-    for row, score, row_reasons in zip(features.iter_rows(named=True), scores, reasons,
-                                       strict=True):
-        rank = snapshot.rank_of_score(float(score))
-        results.append({
-            "sponsor_id": row["sponsor_id"], "score": float(score),
-            "band": snapshot.band_at_rank(rank), "rank_in_snapshot": rank,
-            "reasons": [r.as_dict() for r in row_reasons],
-            "features": {name: row[name] for name in model.feature_names},
-        })
-    return results
+def score_features(model: Any, features: pl.DataFrame, sponsors: pl.DataFrame,
+                   snapshot: Snapshot, capacity: int, model_version: str) -> list[dict[str, Any]]:
+    """Score and reasons of each feature row by the batch scorer
+    (``training.scoring.score_frame``), placed in the served ranking: ``rank_in_snapshot``
+    is where the score would stand there, and the band is the one of that rank."""
+    from training.scoring import band_expr, score_frame
+
+    scored = score_frame(model, features, sponsors, capacity=capacity,
+                         model_version=model_version)
+    ranks = [snapshot.rank_of_score(score) for score in scored["score"].to_list()]
+    bands = (pl.DataFrame({"rank": ranks}, schema={"rank": pl.Int64})
+             .select(band_expr(pl.col("rank"), capacity)).to_series())
+    return [{"sponsor_id": row["sponsor_id"], "score": row["score"], "band": band,
+             "rank_in_snapshot": rank,
+             "reasons": row["reasons"],
+             "features": {name: row[name] for name in model.feature_names}}
+            for row, rank, band in zip(scored.iter_rows(named=True), ranks, bands, strict=True)]

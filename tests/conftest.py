@@ -52,3 +52,31 @@ def small_world_tables(small_world: Path) -> dict:
     return {(p.stem if p.is_file() else p.name): pl.read_parquet(p if p.is_file()
                                                                  else p / "*.parquet")
             for p in sorted(small_world.iterdir()) if p.suffix == ".parquet" or p.is_dir()}
+
+
+@pytest.fixture(scope="session")
+def scored_home(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home where the small world went through every stage (pipelines.run): ingested
+    (without GX), quarterly feature snapshots, a real model trained, registered and
+    promoted to champion, and the last three snapshots scored. Treat it as read-only;
+    copy it (shutil.copytree) to change it."""
+    from pipelines.run import (
+        SCORED_SNAPSHOTS,
+        WORLD_END,
+        features_stage,
+        ingest_stage,
+        promote_stage,
+        score_stage,
+        snapshot_dates,
+        train_stage,
+    )
+
+    settings = Settings(home=tmp_path_factory.mktemp("scored") / "home")
+    ingest_stage(settings, small_world, run_gx=False)
+    dates = snapshot_dates()
+    features_stage(settings, dates)
+    train_stage(settings, WORLD_END, plots=False)
+    promote_stage(settings)
+    for day in dates[-SCORED_SNAPSHOTS:]:
+        score_stage(settings, day)
+    return settings.home

@@ -70,7 +70,8 @@ def score_records(body: RecordsRequest, caller: CaseSystemKey, loaded: ModelDep,
                                            serving.context)
     except RecordsInvalid as exc:
         raise RequestValidationError(exc.problems) from exc
-    results = score_features(loaded.model, features, snapshot)
+    results = score_features(loaded.model, features, frames["sponsors"], snapshot,
+                             settings.inspection_capacity, loaded.version)
     scored = {r["sponsor_id"] for r in results}
     not_scored = [UnknownSponsor(sponsor_id=sid, reason=f"not a recognised sponsor on {as_of}")
                   for sid in frames["sponsors"]["sponsor_id"].unique(maintain_order=True)

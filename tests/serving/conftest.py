@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
+from serving.app import create_app
 from serving.db import create_schema, make_engine
+from serving.keys import Role, issue_key
+from sponsorwatch.settings import Settings
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -36,3 +43,37 @@ def db_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@dataclass
+class Api:
+    """A running service on a copy of the scored home, with one key per role."""
+
+    client: TestClient
+    settings: Settings
+    headers: dict[str, dict[str, str]]
+
+    def flush_audit(self) -> None:
+        self.client.app.state.audit.flush()  # type: ignore[attr-defined]
+
+
+def start_api(home: Path) -> Iterator[Api]:
+    settings = Settings(home=home)
+    with TestClient(create_app(settings)) as client:
+        headers = {}
+        with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+            for role in Role:
+                issued = issue_key(session, settings.secret_key.get_secret_value(), role)
+                headers[role.value] = {"X-API-Key": issued.api_key}
+        yield Api(client, settings, headers)
+
+
+def copy_home(scored_home: Path, target: Path) -> Path:
+    shutil.copytree(scored_home, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def api(scored_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """The service on its own copy of the scored home (module-wide)."""
+    yield from start_api(copy_home(scored_home, tmp_path_factory.mktemp("api") / "home"))

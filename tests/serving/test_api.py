@@ -1,0 +1,281 @@
+"""Every endpoint against a real model trained on the small simulated world."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from serving.db import AuditEntry
+from serving.state import snapshot_dates
+from sponsorwatch.contract import TABLES
+from sponsorwatch.storage import scan_warehouse
+from tests.serving.conftest import Api
+
+ALL_ROLES = ("case-system", "analyst", "admin")
+
+
+def latest_scores(api: Api) -> pl.DataFrame:
+    day = snapshot_dates(api.settings.scores_dir)[-1]
+    return pl.read_parquet(api.settings.scores_dir / f"as_of={day}" / "scores.parquet")
+
+
+def audit_rows(api: Api, endpoint: str) -> list[AuditEntry]:
+    api.flush_audit()
+    with Session(api.client.app.state.engine) as session:  # type: ignore[attr-defined]
+        return list(session.scalars(select(AuditEntry).where(AuditEntry.endpoint == endpoint)
+                                    .order_by(AuditEntry.id)))
+
+
+def records_of(api: Api, sponsor_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The sponsors' raw records from the warehouse, as a case system would send them."""
+    tables = scan_warehouse(api.settings.warehouse_dir)
+    return {name: json.loads(frame.filter(pl.col("sponsor_id").is_in(sponsor_ids))
+                             .select(TABLES[name].column_names).collect().write_json())
+            for name, frame in tables.items()}
+
+
+# --- POST /v1/scores ------------------------------------------------------------------------
+
+def test_scores_known_and_unknown_ids(api: Api) -> None:
+    scores = latest_scores(api)
+    top, other = scores["sponsor_id"][0], scores["sponsor_id"][5]
+    response = api.client.post("/v1/scores", headers=api.headers["case-system"],
+                               json={"sponsor_ids": [top, "00000001", other, top]})
+    assert response.status_code == 200
+    body = response.json()
+    assert [r["sponsor_id"] for r in body["results"]] == [top, other]
+    assert body["not_found"] == [{"sponsor_id": "00000001",
+                                  "reason": f"not in the ranking of {body['as_of']}"}]
+    first = body["results"][0]
+    expected = scores.row(0, named=True)
+    assert first["score"] == pytest.approx(expected["score"])
+    assert first["rank"] == 1 and first["band"] == expected["band"]
+    assert first["model_version"] == body["model_version"] == expected["model_version"]
+    assert first["as_of"] == str(expected["as_of"])
+    assert first["reasons"] and {"feature", "value", "contribution", "description"} <= set(
+        first["reasons"][0])
+    [row] = [r for r in audit_rows(api, "POST /v1/scores") if top in r.sponsor_ids]
+    assert json.loads(row.sponsor_ids) == [top, other]
+    assert row.role == "case-system" and row.model_version == body["model_version"]
+
+
+def test_scores_thousand_ids_and_nothing_found(api: Api) -> None:
+    ids = latest_scores(api)["sponsor_id"].to_list()
+    many = (ids * 3)[:1000]
+    body = api.client.post("/v1/scores", headers=api.headers["admin"],
+                           json={"sponsor_ids": many}).json()
+    assert len(body["results"]) == len(set(many))
+    none = api.client.post("/v1/scores", headers=api.headers["case-system"],
+                           json={"sponsor_ids": ["99999999"]})
+    assert none.status_code == 200 and none.json()["results"] == []
+
+
+@pytest.mark.parametrize("body", [
+    {"sponsor_ids": []}, {"sponsor_ids": ["12"]}, {"sponsor_ids": "12345678"},
+    {"sponsor_ids": [f"{i:08d}" for i in range(1001)]}, {"ids": ["12345678"]}, [],
+])
+def test_scores_bad_input_says_what_is_wrong(api: Api, body: Any) -> None:
+    response = api.client.post("/v1/scores", headers=api.headers["case-system"], json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"]
+
+
+def test_not_json_is_a_422(api: Api) -> None:
+    response = api.client.post("/v1/scores", content=b"{oops", headers={
+        **api.headers["case-system"], "content-type": "application/json"})
+    assert response.status_code == 422
+
+
+# --- GET /v1/sponsors ----------------------------------------------------------------------
+
+def test_ranking_is_paged_in_rank_order(api: Api) -> None:
+    scores = latest_scores(api)
+    first = api.client.get("/v1/sponsors?page_size=10", headers=api.headers["analyst"]).json()
+    second = api.client.get("/v1/sponsors?page=2&page_size=10",
+                            headers=api.headers["analyst"]).json()
+    assert first["total"] == scores.height
+    assert [i["rank"] for i in first["items"]] == list(range(1, 11))
+    assert [i["rank"] for i in second["items"]] == list(range(11, 21))
+    past = api.client.get("/v1/sponsors?page=999&page_size=500",
+                          headers=api.headers["analyst"]).json()
+    assert past["items"] == [] and past["total"] == scores.height
+    logged = audit_rows(api, "GET /v1/sponsors")
+    assert any(json.loads(r.sponsor_ids) == [i["sponsor_id"] for i in first["items"]]
+               for r in logged)
+
+
+def test_ranking_filters(api: Api) -> None:
+    scores = latest_scores(api)
+    row = scores.row(3, named=True)
+    headers = api.headers["analyst"]
+
+    def ids(query: str) -> set[str]:
+        page = api.client.get(f"/v1/sponsors?page_size=500&{query}", headers=headers).json()
+        assert page["total"] == len(page["items"])
+        return {i["sponsor_id"] for i in page["items"]}
+
+    def expected(condition: pl.Expr) -> set[str]:
+        return set(scores.filter(condition)["sponsor_id"])
+
+    assert ids(f"sector={row['sector']}") == expected(pl.col("sector") == row["sector"])
+    assert ids("band=high") == expected(pl.col("band") == "high")
+    area = row["postcode4"][:2]
+    assert ids(f"postcode={area}") == expected(pl.col("postcode4").str.starts_with(area))
+    assert ids("min_score=0.5&max_score=0.9") == expected(pl.col("score").is_between(0.5, 0.9))
+    word = row["name"].split()[0]
+    assert row["sponsor_id"] in ids(f"q={word.lower()}")
+    assert ids(f"q={row['sponsor_id']}") == {row["sponsor_id"]}
+    assert ids("sector=nothing-like-this") == set()
+
+
+# --- GET /v1/sponsors/{id} -----------------------------------------------------------------
+
+def test_sponsor_page(api: Api) -> None:
+    scores = latest_scores(api)
+    inspections = scan_warehouse(api.settings.warehouse_dir)["inspections"].collect()
+    inspected = scores.filter(pl.col("sponsor_id").is_in(inspections["sponsor_id"].implode()))
+    row = inspected.row(0, named=True)
+    response = api.client.get(f"/v1/sponsors/{row['sponsor_id']}", headers=api.headers["analyst"])
+    assert response.status_code == 200
+    page = response.json()
+    assert page["score"] == pytest.approx(row["score"]) and page["rank"] == row["rank"]
+    from features.registry import FEATURES
+
+    by_name = {f["name"]: f for f in page["features"]}
+    model_features = [c for c in scores.columns if c in FEATURES]
+    assert set(by_name) == set(model_features)
+    for name in model_features:
+        assert by_name[name]["description"] == FEATURES[name].description
+        assert by_name[name]["value"] == pytest.approx(row[name], nan_ok=True)
+    days = snapshot_dates(api.settings.scores_dir)
+    assert [h["as_of"] for h in page["history"]] == [str(d) for d in days]
+    expected = inspections.filter(pl.col("sponsor_id") == row["sponsor_id"])
+    assert sorted(i["inspection_id"] for i in page["inspections"]) == sorted(
+        expected["inspection_id"])
+    assert audit_rows(api, "GET /v1/sponsors/{id}")[-1].sponsor_ids == json.dumps(
+        [row["sponsor_id"]])
+
+
+def test_unknown_sponsor_page_is_404(api: Api) -> None:
+    response = api.client.get("/v1/sponsors/00000001", headers=api.headers["analyst"])
+    assert response.status_code == 404 and "not in the ranking" in response.json()["detail"]
+    assert api.client.get("/v1/sponsors/abc", headers=api.headers["analyst"]).status_code == 422
+
+
+# --- reviews -------------------------------------------------------------------------------
+
+def test_review_decision_and_outcome(api: Api, tmp_path: Path) -> None:
+    sponsor = latest_scores(api)["sponsor_id"][0]
+    headers = api.headers["analyst"]
+    created = api.client.post(f"/v1/sponsors/{sponsor}/reviews", headers=headers,
+                              json={"decision": "inspect", "note": "wages at the criterion",
+                                    "decided_on": "2026-01-05"})
+    assert created.status_code == 201
+    review = created.json()
+    assert review["decision"] == "inspect" and review["score"] is not None
+    assert review["outcome"] is None
+    closed = api.client.post(f"/v1/reviews/{review['review_id']}/outcome", headers=headers,
+                             json={"outcome": "VIOLATION", "closed_on": "2026-03-01",
+                                   "findings": ["UNDERPAYMENT"], "fine_eur": 3000})
+    assert closed.status_code == 200
+    assert closed.json()["findings"] == ["UNDERPAYMENT"]
+    assert api.client.get(f"/v1/reviews/{review['review_id']}",
+                          headers=headers).json()["outcome"] == "VIOLATION"
+    listed = api.client.get(f"/v1/sponsors/{sponsor}/reviews", headers=headers).json()
+    assert review["review_id"] in [r["review_id"] for r in listed]
+    page = api.client.get(f"/v1/sponsors/{sponsor}", headers=headers).json()
+    assert review["review_id"] in [r["review_id"] for r in page["reviews"]]
+
+    from typer.testing import CliRunner
+
+    from sponsorwatch.cli import app
+
+    out = tmp_path / "inspections.parquet"
+    result = CliRunner().invoke(app, ["--home", str(api.settings.home), "reviews", "export",
+                                      "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    exported = pl.read_parquet(out).filter(
+        pl.col("inspection_id") == f"REV-{review['review_id']}").row(0, named=True)
+    assert exported["selection"] == "RISK_BASED" and exported["outcome"] == "VIOLATION"
+    assert exported["opened_on"] == date(2026, 1, 5)
+
+
+def test_review_errors(api: Api) -> None:
+    sponsor = latest_scores(api)["sponsor_id"][1]
+    headers = api.headers["analyst"]
+    dismissed = api.client.post(f"/v1/sponsors/{sponsor}/reviews", headers=headers,
+                                json={"decision": "dismiss", "note": "university"}).json()
+    conflict = api.client.post(f"/v1/reviews/{dismissed['review_id']}/outcome",
+                               headers=headers,
+                               json={"outcome": "NO_VIOLATION", "closed_on": "2026-03-01"})
+    assert conflict.status_code == 409 and "dismissed" in conflict.json()["detail"]
+    missing = api.client.post("/v1/reviews/nope/outcome", headers=headers,
+                              json={"outcome": "OPEN"})
+    assert missing.status_code == 404
+    no_date = api.client.post(f"/v1/reviews/{dismissed['review_id']}/outcome", headers=headers,
+                              json={"outcome": "VIOLATION"})
+    assert no_date.status_code == 422 and "closed_on" in no_date.text
+    for body in ({"decision": "sanction"}, {"decision": "inspect", "extra": 1}):
+        response = api.client.post(f"/v1/sponsors/{sponsor}/reviews", headers=headers,
+                                   json=body)
+        assert response.status_code == 422
+    unknown = api.client.post("/v1/sponsors/00000001/reviews", headers=headers,
+                              json={"decision": "inspect"})
+    assert unknown.status_code == 404
+    assert api.client.get("/v1/reviews/nope", headers=headers).status_code == 404
+
+
+# --- model, reload ---------------------------------------------------------------------------
+
+def test_model_info(api: Api) -> None:
+    from features.registry import FEATURES
+
+    for role in ALL_ROLES:
+        assert api.client.get("/v1/model", headers=api.headers[role]).status_code == 200
+    info = api.client.get("/v1/model", headers=api.headers["analyst"]).json()
+    model = api.client.app.state.serving.model.model  # type: ignore[attr-defined]
+    assert info["version"] == latest_scores(api)["model_version"][0]
+    assert info["source"] == "registry" and info["run_id"]
+    assert [f["name"] for f in info["features"]] == model.feature_names
+    assert all(f["description"] == FEATURES[f["name"]].description for f in info["features"])
+    assert info["training_window"]["last_snapshot"] and info["metrics"]
+    assert info["snapshot_sponsors"] == latest_scores(api).height
+
+
+# --- roles on every endpoint -------------------------------------------------------------
+
+ENDPOINTS = [
+    ("post", "/v1/scores", {"sponsor_ids": ["12345678"]}, "case-system"),
+    ("post", "/v1/scores/records", {"tables": {}}, "case-system"),
+    ("get", "/v1/sponsors", None, "analyst"),
+    ("get", "/v1/sponsors/12345678", None, "analyst"),
+    ("get", "/v1/sponsors/12345678/reviews", None, "analyst"),
+    ("post", "/v1/sponsors/12345678/reviews", {"decision": "dismiss"}, "analyst"),
+    ("get", "/v1/reviews/x", None, "analyst"),
+    ("post", "/v1/reviews/x/outcome", {"outcome": "OPEN"}, "analyst"),
+    ("post", "/v1/admin/reload", None, "admin"),
+    ("get", "/v1/admin/keys", None, "admin"),
+    ("post", "/v1/admin/keys", {"role": "analyst"}, "admin"),
+    ("delete", "/v1/admin/keys/x", None, "admin"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "needs"), ENDPOINTS)
+def test_every_endpoint_checks_key_and_role(api: Api, method: str, path: str, body: Any,
+                                            needs: str) -> None:
+    assert api.client.request(method, path, json=body).status_code == 401
+    assert api.client.request(method, path, json=body,
+                              headers={"X-API-Key": "sw_0_bad"}).status_code == 401
+    for role in ALL_ROLES:
+        status = api.client.request(method, path, json=body,
+                                    headers=api.headers[role]).status_code
+        allowed = role in (needs, "admin")
+        assert (status != 403) == allowed, (role, status)
+        assert status != 401 and status < 500
