@@ -38,8 +38,9 @@ class Series:
     flagged: set[int] = field(default_factory=set)
 
 
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round tick values covering [low, high] (about ``count`` of them)."""
+def nice_ticks(low: float, high: float, count: int = 5, integer: bool = False) -> list[float]:
+    """Round tick values covering [low, high] (about ``count`` of them); whole numbers
+    only when ``integer`` (counts)."""
     if not math.isfinite(low) or not math.isfinite(high):
         return [0.0, 1.0]
     if high <= low:
@@ -47,6 +48,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     raw = (high - low) / max(count - 1, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    if integer:
+        step = max(1.0, math.ceil(step))
     first = math.floor(low / step) * step
     ticks = []
     value = first
@@ -115,9 +118,12 @@ def time_chart(chart_id: str, title: str, desc: str, series: Sequence[Series], *
 
     parts = _svg_open(chart_id, title, desc)
     parts += _y_axis(ticks, y, y_format)
-    for day in _date_ticks(first, last):
+    date_ticks = _date_ticks(first, last)
+    for i, day in enumerate(date_ticks):
+        anchor = ("start" if i == 0 and len(date_ticks) > 1 else
+                  "end" if i == len(date_ticks) - 1 and len(date_ticks) > 1 else "middle")
         parts.append(f'<text class="tick" x="{x(day):.1f}" y="{HEIGHT - MARGIN_BOTTOM + 18}" '
-                     f'text-anchor="middle">{day:%Y-%m}</text>')
+                     f'text-anchor="{anchor}">{day:%Y-%m}</text>')
     parts.append(f'<line class="axis" x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" '
                  f'y1="{HEIGHT - MARGIN_BOTTOM}" y2="{HEIGHT - MARGIN_BOTTOM}"/>')
     for value, label in references:
@@ -133,7 +139,7 @@ def time_chart(chart_id: str, title: str, desc: str, series: Sequence[Series], *
         if s.kind in ("line", "step") and len(pts) > 1:
             if s.kind == "step":
                 path = [f"M{pts[0][0]:.1f},{pts[0][1]:.1f}"]
-                for (_, py0), (px1, py1) in zip(pts, pts[1:], strict=False):
+                for px1, py1 in pts[1:]:
                     path.append(f"H{px1:.1f}V{py1:.1f}")
                 d = "".join(path)
             else:
@@ -160,7 +166,7 @@ def bar_chart(chart_id: str, title: str, desc: str, categories: Sequence[str],
     if not categories or not groups:
         return Markup("")
     top = max([v for _, values, _ in groups for v in values] + [1])
-    ticks = nice_ticks(0, top, 4)
+    ticks = nice_ticks(0, top, 4, integer=True)
     plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
     plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
     slot = plot_w / len(categories)

@@ -584,7 +584,7 @@ def feature_value(value: float | None, unit: str | None, lang: Language) -> str:
 def calibrated_meaning(score: float, lang: Language) -> str:
     """The score as a frequency: "about 3 in 10 sponsors with this score were found in
     violation" (the score is a calibrated probability of a violation if inspected)."""
-    denominator = 10 if score >= 0.095 else 100
+    denominator = 10 if 0.095 <= score < 0.95 else 100
     count = round(score * denominator)
     if count < 1:
         return translate(lang, "sponsor.meaning_low")

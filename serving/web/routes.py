@@ -9,7 +9,7 @@ under a page endpoint name (``GET /sponsors/{id}``, without the API's ``/v1``).
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,7 +40,7 @@ from serving.web.i18n import (
     percent,
     translator,
 )
-from serving.web.ranking import PAGE_SIZES, SORT_KEYS, ListQuery, RankingView, parse_query
+from serving.web.ranking import PAGE_SIZES, SORT_KEYS, RankingView, parse_query
 from serving.web.session import (
     PAGE_ROLES,
     KeyStatus,
@@ -341,12 +341,12 @@ def _wage_chart(records: Any, t: Any, fmt: Formats) -> dict[str, Any]:
     criteria = (wages.filter(pl.col("threshold").is_not_null())
                 .group_by("scheme", "period").agg(pl.col("threshold").first())
                 .sort("scheme", "period"))
-    for scheme in criteria["scheme"].unique(maintain_order=True).to_list():
+    for i, scheme in enumerate(criteria["scheme"].unique(maintain_order=True).to_list()):
         own = criteria.filter(pl.col("scheme") == scheme)
         series.append(charts.Series(
             f"{t('col.criterion')} {scheme}",
             list(zip(own["period"].to_list(), own["threshold"].to_list(), strict=True)),
-            "criterion", "step"))
+            f"criterion criterion-{i % 4}", "step"))
     svg = charts.time_chart("wages", t("sponsor.wages"),
                             t("sponsor.wages_desc", as_of=records.as_of), series,
                             y_format=fmt.euro, y_min=0)
@@ -575,7 +575,3 @@ def model_card_text(request: Request, loaded: Any) -> str | None:
         return str(render_card(request.app.state.settings, loaded))
     except Exception:  # a broken card must not take the model page down
         return None
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
