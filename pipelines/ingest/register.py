@@ -101,7 +101,8 @@ def check_extract_against_register(register: Register,
     """Findings about the register plus sponsors of the extract that it does not list."""
     findings = check_register(register)
     known = register.entries["kvk"].drop_nulls().unique()
-    missing = sponsor_ids.unique().filter(~sponsor_ids.unique().is_in(known)).sort()
+    extract_ids = sponsor_ids.unique().sort()
+    missing = extract_ids.filter(~extract_ids.is_in(known))
     findings.extract_sponsors = sponsor_ids.n_unique()
     findings.sponsors_not_on_register = missing.len()
     findings.sponsors_not_on_register_examples = missing.head(EXAMPLES).to_list()
