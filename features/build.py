@@ -11,6 +11,11 @@ from features.context import Context
 from features.pit import FILING_KEYS, conform_all, with_superseded_on
 from features.registry import FAMILIES, FEATURES, feature_names
 
+#: Engine for collecting snapshots here: the plan shares cached intermediate frames between
+#: families, which the in-memory engine runs faster than the streaming one (measured in
+#: benchmarks/bench_features.py).
+ENGINE = "in-memory"
+
 
 def build_features(tables: Mapping[str, pl.LazyFrame], as_of: dt.date,
                    thresholds: pl.DataFrame, use_sector: bool = True) -> pl.LazyFrame:
@@ -68,7 +73,7 @@ def build_feature_history(tables: Mapping[str, pl.LazyFrame], dates: Iterable[dt
     prepared = prepare_history(tables)
     frames: list[pl.DataFrame] = []
     for day in dates:
-        snapshot = build_features(prepared, day, thresholds, use_sector).collect()
+        snapshot = build_features(prepared, day, thresholds, use_sector).collect(engine=ENGINE)
         if on_snapshot is None:
             frames.append(snapshot)
         else:

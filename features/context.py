@@ -1,7 +1,8 @@
 """The point-in-time tables of one as-of day and the intermediate frames several families share.
 
-Every frame is lazy; a frame used by several families is the same LazyFrame object, so
-polars computes it once (common subplan elimination) when the snapshot is collected.
+Every frame is lazy. A frame used by several families is marked ``cache()``, so polars
+computes it once per snapshot however many families read it (filters above a cache are
+not pushed into it, which would otherwise give each reader its own copy of the work).
 """
 
 from __future__ import annotations
@@ -50,55 +51,61 @@ class Context:
     @cached_property
     def sponsors(self) -> pl.LazyFrame:
         """Active sponsors on T with their profile columns."""
-        return active_sponsors(self.known["sponsors"])
+        return active_sponsors(self.known["sponsors"]).cache()
 
     @cached_property
     def permits(self) -> pl.LazyFrame:
         """Known applications with their terms' start (validity, else submission)."""
         return self.known["permits"].with_columns(
-            pl.coalesce("valid_from", "submitted_on").alias("terms_from"))
+            pl.coalesce("valid_from", "submitted_on").alias("terms_from")).cache()
 
     @cached_property
     def payroll(self) -> pl.LazyFrame:
         """Latest known wage per migrant and month, with ``month`` as a number."""
-        return self.known["payroll"].with_columns(month_of("period").alias("month"))
+        return self.known["payroll"].with_columns(month_of("period").alias("month")).cache()
 
     @cached_property
     def paid(self) -> pl.LazyFrame:
         """Payroll of the last 24 months with the permit terms and threshold of the month.
 
         A wage paid in month M is held against the threshold in force in M for the scheme
-        of the permit whose terms had started by M (the earliest one, if none had).
+        of the permit whose terms had started by M (the earliest permit, if none had).
         """
         terms = (self.permits
                  .select("sponsor_id", "person_key", "terms_from", "scheme",
                          "declared_monthly_salary", "declared_weekly_hours")
-                 .sort("terms_from"))
-        first_terms = (terms.group_by("sponsor_id", "person_key").first()
-                       .rename({c: f"{c}_first" for c in ("scheme", "declared_monthly_salary",
-                                                            "declared_weekly_hours")})
-                       .drop("terms_from"))
-        recent = self.payroll.filter(self.since(24)).sort("period")
-        joined = (recent.join_asof(terms, left_on="period", right_on="terms_from",
-                                   by=["sponsor_id", "person_key"], strategy="backward",
-                                   check_sortedness=False)
-                  .join(first_terms, on=["sponsor_id", "person_key"], how="left")
-                  .with_columns(
-                      *(pl.coalesce(c, f"{c}_first").alias(c)
-                        for c in ("scheme", "declared_monthly_salary",
-                                  "declared_weekly_hours")))
-                  .drop("scheme_first", "declared_monthly_salary_first",
-                        "declared_weekly_hours_first", "terms_from"))
-        return with_threshold_in_force(joined, self.thresholds, "period").with_columns(
+                 .sort("terms_from")
+                 .with_columns(
+                     pl.col("terms_from").shift(-1).over("sponsor_id", "person_key")
+                     .alias("terms_until"),
+                     (pl.int_range(pl.len()).over("sponsor_id", "person_key") == 0)
+                     .alias("first_terms")))
+        # a migrant's terms tile time: exactly one permit is in force in any month, and a
+        # migrant without a permit keeps one row with empty terms
+        in_force = (pl.col("terms_from").is_null()
+                    | (((pl.col("period") >= pl.col("terms_from")) | pl.col("first_terms"))
+                       & (pl.col("terms_until").is_null()
+                          | (pl.col("period") < pl.col("terms_until")))))
+        joined = (self.payroll.filter(self.since(24))
+                  .join(terms, on=["sponsor_id", "person_key"], how="left")
+                  .filter(in_force)
+                  .drop("terms_from", "terms_until", "first_terms"))
+        by_day = self.thresholds_by_day.lazy().rename({"day": "period"})
+        return joined.join(by_day, on=["scheme", "period"], how="left").with_columns(
             (pl.col("gross_wage") / pl.col("threshold")).alias("threshold_ratio"),
             (pl.col("hours_paid") / (pl.col("declared_weekly_hours") * 52 / 12))
             .alias("contract_hours_ratio"),
-        )
+        ).cache()
+
+    @cached_property
+    def thresholds_by_day(self) -> pl.DataFrame:
+        """The threshold in force per scheme and day, so later joins are equi-joins."""
+        return thresholds_by_day(self.thresholds)
 
     @cached_property
     def workforce(self) -> pl.LazyFrame:
         """Latest known employer totals per month, with ``month`` as a number."""
-        return self.known["workforce"].with_columns(month_of("period").alias("month"))
+        return self.known["workforce"].with_columns(month_of("period").alias("month")).cache()
 
     @cached_property
     def latest_workforce(self) -> pl.LazyFrame:
@@ -106,7 +113,15 @@ class Context:
         return (self.workforce.sort("month")
                 .group_by("sponsor_id").last()
                 .select("sponsor_id", pl.col("month").alias("workforce_month"),
-                        pl.col("headcount").cast(pl.Float64)))
+                        pl.col("headcount").cast(pl.Float64)).cache())
+
+    @cached_property
+    def migrant_months(self) -> pl.LazyFrame:
+        """Per sponsor and month: migrants paid and their wages together (one latest
+        filing per migrant and month, so rows count migrants)."""
+        return self.payroll.group_by("sponsor_id", "month").agg(
+            pl.len().cast(pl.Float64).alias("migrants"),
+            pl.col("gross_wage").sum().alias("migrant_wages")).cache()
 
     @cached_property
     def stints(self) -> pl.LazyFrame:
@@ -122,7 +137,27 @@ class Context:
         ).with_columns(
             ((pl.col("last_month") < pl.col("sponsor_last_month"))
              | (pl.col("last_month") <= self.month - STALE_MONTHS)).alias("gone"),
-        )
+        ).cache()
+
+
+#: Days after the last threshold change for which its value is listed as in force.
+THRESHOLD_HORIZON = dt.timedelta(days=366 * 15)
+
+
+def thresholds_by_day(thresholds: pl.DataFrame) -> pl.DataFrame:
+    """``scheme, day, threshold`` for every day from the first threshold on.
+
+    A small eager table built from the threshold table alone (about 20,000 rows); joining
+    on it keeps ``join_asof`` out of the snapshot plan, whose shared parts are cached.
+    """
+    if thresholds.is_empty():
+        return pl.DataFrame(schema={"scheme": pl.String, "day": pl.Date,
+                                    "threshold": pl.Float64})
+    first, last = thresholds["valid_from"].min(), thresholds["valid_from"].max()
+    days = pl.DataFrame({"day": pl.date_range(first, last + THRESHOLD_HORIZON, "1d",
+                                              eager=True)})
+    grid = days.join(thresholds.select(pl.col("scheme").unique()), how="cross")
+    return with_threshold_in_force(grid.lazy(), thresholds, "day").collect()
 
 
 def per_sponsor(ctx: Context, parts: list[pl.LazyFrame], names: list[str]) -> pl.LazyFrame:

@@ -48,13 +48,17 @@ def _filing_timeliness(ctx: Context) -> pl.LazyFrame:
     period_end = pl.col("period").dt.offset_by("1mo")
     due = pl.col("period").dt.offset_by(f"{DUE_MONTHS + 1}mo")
     originals = pl.col("is_correction").not_()
-    return filings.group_by("sponsor_id").agg(
+    timeliness = filings.group_by("sponsor_id").agg(
         (pl.col("filed_on") >= due).filter(originals).mean().alias("late_filing_share"),
         (pl.col("filed_on") - period_end).dt.total_days().cast(pl.Float64)
         .filter(originals).median().alias("filing_delay_median_days"),
-        (pl.col("is_correction").sum().cast(pl.Float64)
-         / pl.struct("person_key", "period").n_unique()).alias("correction_share"),
+        pl.col("is_correction").sum().cast(pl.Float64).alias("corrections"),
     )
+    migrant_months = (ctx.migrant_months.filter(ctx.since(12)).group_by("sponsor_id")
+                      .agg(pl.col("migrants").sum().alias("migrant_months")))
+    return timeliness.join(migrant_months, on="sponsor_id", how="left").select(
+        "sponsor_id", "late_filing_share", "filing_delay_median_days",
+        (pl.col("corrections") / pl.col("migrant_months")).alias("correction_share"))
 
 
 def _unpaid_permit_months(ctx: Context) -> pl.LazyFrame:
@@ -63,6 +67,8 @@ def _unpaid_permit_months(ctx: Context) -> pl.LazyFrame:
 
     A permit is in use from valid_from until valid_until or the end of employment the
     sponsor reported, whichever comes first: a reported departure is not an unpaid month.
+    A migrant's permits with one sponsor are taken as one span, first start to last end
+    (renewals follow each other).
     """
     last_month = ctx.stints.group_by("sponsor_id").agg(
         pl.col("sponsor_last_month").first())
@@ -78,20 +84,23 @@ def _unpaid_permit_months(ctx: Context) -> pl.LazyFrame:
                .group_by("application_id", "sponsor_id", "person_key", "valid_from",
                          "valid_until")
                .agg(pl.col("ended_on").min()))
-    in_use_until = pl.min_horizontal(month_of("valid_until"), month_of("ended_on"))
-    covered = (granted.select(
-        "sponsor_id", "person_key",
-        pl.int_ranges(pl.max_horizontal(month_of("valid_from"), pl.lit(ctx.month - 11)),
-                      in_use_until + 1).alias("month"))
-        .explode("month")
-        .unique(["sponsor_id", "person_key", "month"])
-        .join(last_month, on="sponsor_id", how="inner")
-        .filter(pl.col("month") <= pl.col("sponsor_last_month")))
-    paid = ctx.payroll.filter(ctx.since(12)).select(
-        "sponsor_id", "person_key", "month", pl.lit(True).alias("was_paid"))
-    return (covered.join(paid, on=["sponsor_id", "person_key", "month"], how="left")
+    spans = (granted.group_by("sponsor_id", "person_key")
+             .agg(month_of("valid_from").min().alias("first"),
+                  pl.min_horizontal(month_of("valid_until"), month_of("ended_on")).max()
+                  .alias("last"))
+             .join(last_month, on="sponsor_id", how="inner")
+             .with_columns(pl.max_horizontal("first", pl.lit(ctx.month - 11)).alias("first"),
+                           pl.min_horizontal("last", "sponsor_last_month").alias("last"))
+             .filter(pl.col("last") >= pl.col("first")))
+    paid_in_span = (ctx.payroll.filter(ctx.since(12)).select("sponsor_id", "person_key", "month")
+                    .join(spans, on=["sponsor_id", "person_key"], how="inner")
+                    .filter(pl.col("month").is_between("first", "last"))
+                    .group_by("sponsor_id", "person_key").agg(pl.len().alias("paid")))
+    return (spans.join(paid_in_span, on=["sponsor_id", "person_key"], how="left")
             .group_by("sponsor_id")
-            .agg(pl.col("was_paid").is_null().mean().alias("unpaid_permit_month_share")))
+            .agg((1 - pl.col("paid").fill_null(0).sum()
+                  / (pl.col("last") - pl.col("first") + 1).sum()).cast(pl.Float64)
+                 .alias("unpaid_permit_month_share")))
 
 
 def _never_paid(ctx: Context) -> pl.LazyFrame:
@@ -121,9 +130,7 @@ def _workforce_gaps(ctx: Context) -> pl.LazyFrame:
 
 
 def _inconsistency(ctx: Context) -> pl.LazyFrame:
-    migrants = ctx.payroll.filter(ctx.since(12)).group_by("sponsor_id", "month").agg(
-        pl.col("gross_wage").sum().alias("migrant_wages"),
-        pl.col("person_key").n_unique().alias("migrants"))
+    migrants = ctx.migrant_months.filter(ctx.since(12))
     totals = ctx.workforce.filter(ctx.since(12))
     # a cent of rounding per migrant is not an inconsistency
     exceeds = ((pl.col("migrant_wages") > pl.col("total_gross_wage") + pl.col("migrants"))

@@ -2,7 +2,8 @@
 
 A wage paid in month M is held against the threshold in force in M for the scheme of the
 migrant's permit; a declared salary against the threshold in force on the day the
-application was submitted (sponsorwatch.thresholds.with_threshold_in_force).
+application was submitted (sponsorwatch.thresholds.with_threshold_in_force, listed per day
+by features.context.thresholds_by_day).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import polars as pl
 from features.context import Context, per_sponsor
 from features.dates import month_of
 from features.spec import Feature
-from sponsorwatch.thresholds import with_threshold_in_force
 
 FAMILY = "salary"
 
@@ -109,7 +109,8 @@ def _year_on_year(ctx: Context) -> pl.LazyFrame:
 def _declared(ctx: Context) -> pl.LazyFrame:
     recent = ctx.permits.filter(month_of("submitted_on") > ctx.month - 36)
     ratio = (pl.col("declared_monthly_salary") / pl.col("threshold"))
-    return (with_threshold_in_force(recent, ctx.thresholds, "submitted_on")
+    by_day = ctx.thresholds_by_day.lazy().rename({"day": "submitted_on"})
+    return (recent.join(by_day, on=["scheme", "submitted_on"], how="left")
             .group_by("sponsor_id")
             .agg(ratio.median().alias("declared_ratio_median"),
                  ratio.is_between(1.0, BUNCHING_CEILING, closed="left")

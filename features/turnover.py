@@ -82,8 +82,7 @@ def _current(ctx: Context) -> pl.LazyFrame:
 
 def _growth(ctx: Context) -> pl.LazyFrame:
     """Migrants and headcount in the latest workforce month and 12 months before it."""
-    migrants = ctx.payroll.group_by("sponsor_id", "month").agg(
-        pl.col("person_key").n_unique().cast(pl.Float64).alias("migrants"))
+    migrants = ctx.migrant_months.select("sponsor_id", "month", "migrants")
     monthly = ctx.workforce.select("sponsor_id", "month",
                                    pl.col("headcount").cast(pl.Float64)).join(
         migrants, on=["sponsor_id", "month"], how="left").with_columns(
