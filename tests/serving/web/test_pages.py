@@ -234,8 +234,8 @@ def test_sponsor_page_explains_the_score(web: Web) -> None:
 
 
 def test_typical_value_is_the_median_over_all_sponsors(web: Web) -> None:
-    from serving.web.i18n import feature_value
     from features.registry import FEATURES
+    from serving.web.i18n import feature_value
 
     scores = web.latest_scores()
     row = scores.row(0, named=True)
