@@ -71,7 +71,10 @@ def scored_home(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         train_stage,
     )
 
-    settings = Settings(home=tmp_path_factory.mktemp("scored") / "home")
+    home = tmp_path_factory.mktemp("scored") / "home"
+    # Explicit: mlflow.set_tracking_uri leaves MLFLOW_TRACKING_URI set in the environment,
+    # which Settings would otherwise prefer to this home's own registry.
+    settings = Settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
     ingest_stage(settings, small_world, run_gx=False)
     dates = snapshot_dates()
     features_stage(settings, dates)

@@ -57,8 +57,20 @@ class Api:
         self.client.app.state.audit.flush()  # type: ignore[attr-defined]
 
 
+@pytest.fixture(autouse=True)
+def _own_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mlflow.set_tracking_uri leaves MLFLOW_TRACKING_URI in the environment, and Settings
+    prefers it to the home's registry: clear it so each test's home uses its own."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+def home_settings(home: Path) -> Settings:
+    """Settings of a home with its own SQLite registry named explicitly."""
+    return Settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+
+
 def start_api(home: Path) -> Iterator[Api]:
-    settings = Settings(home=home)
+    settings = home_settings(home)
     with TestClient(create_app(settings)) as client:
         headers = {}
         with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]

@@ -279,3 +279,119 @@ def test_every_endpoint_checks_key_and_role(api: Api, method: str, path: str, bo
         allowed = role in (needs, "admin")
         assert (status != 403) == allowed, (role, status)
         assert status != 401 and status < 500
+
+
+# --- POST /v1/scores/records -----------------------------------------------------------------
+
+def pick_sponsors(scores: pl.DataFrame) -> list[str]:
+    """The top sponsors, and sponsors whose link features (shared officer or address) are
+    non-zero, so the warehouse context is exercised."""
+    chosen = scores["sponsor_id"].head(3).to_list()
+    for column in ("officer_other_sponsors", "sponsors_at_address",
+                   "officer_shared_with_revoked", "address_shared_with_revoked",
+                   "migrant_officers", "past_inspections"):
+        if column in scores.columns:
+            linked = scores.filter(pl.col(column) > 0)["sponsor_id"].head(2).to_list()
+            chosen += [s for s in linked if s not in chosen]
+    return chosen
+
+
+def test_records_score_equals_batch_score(api: Api) -> None:
+    """No training-serving skew: a sponsor's raw records scored online give the batch
+    snapshot's score, reasons and features for the same day."""
+    scores = latest_scores(api)
+    chosen = pick_sponsors(scores)
+    linked = scores.filter(pl.col("sponsor_id").is_in(chosen)
+                           & (pl.col("officer_other_sponsors") > 0))
+    assert linked.height, "a sponsor linked to others by an officer is among those checked"
+    model = api.client.app.state.serving.model.model  # type: ignore[attr-defined]
+    for sponsor_id in chosen:
+        response = api.client.post("/v1/scores/records", headers=api.headers["case-system"],
+                                   json={"tables": records_of(api, [sponsor_id])})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        [result] = body["results"]
+        batch = scores.filter(pl.col("sponsor_id") == sponsor_id).row(0, named=True)
+        assert body["as_of"] == str(batch["as_of"])
+        for name in model.feature_names:
+            assert result["features"][name] == pytest.approx(batch[name], nan_ok=True), name
+        assert result["score"] == pytest.approx(batch["score"], rel=1e-9)
+        assert [r["feature"] for r in result["reasons"]] == [
+            r["feature"] for r in batch["reasons"]]
+        assert result["rank_in_snapshot"] <= batch["rank"]
+        assert result["band"] == batch["band"]
+    logged = audit_rows(api, "POST /v1/scores/records")
+    assert {json.loads(r.sponsor_ids)[0] for r in logged} >= set(chosen)
+
+
+def test_records_of_several_sponsors_and_an_inactive_one(api: Api) -> None:
+    scores = latest_scores(api)
+    ids = scores["sponsor_id"].head(2).to_list()
+    tables = records_of(api, ids)
+    early = {"as_of": "2019-01-02", "tables": tables}
+    body = api.client.post("/v1/scores/records", headers=api.headers["case-system"],
+                           json={"tables": tables}).json()
+    assert sorted(r["sponsor_id"] for r in body["results"]) == sorted(ids)
+    before = api.client.post("/v1/scores/records", headers=api.headers["case-system"],
+                             json=early).json()
+    recognised_late = [s for s in ids if s not in {r["sponsor_id"] for r in before["results"]}]
+    assert {n["sponsor_id"] for n in before["not_scored"]} == set(recognised_late)
+
+
+def test_records_breaking_the_contract_are_refused_with_the_rule(api: Api) -> None:
+    sponsor = latest_scores(api)["sponsor_id"][0]
+    tables = records_of(api, [sponsor])
+    assert tables["permits"], "the top sponsor has permits"
+    headers = api.headers["case-system"]
+
+    def post(changed: dict[str, Any]) -> Any:
+        return api.client.post("/v1/scores/records", headers=headers, json=changed)
+
+    bad_hours = json.loads(json.dumps(tables))
+    bad_hours["permits"][0]["declared_weekly_hours"] = 90
+    response = post({"tables": bad_hours})
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", "tables", "permits", 0]
+    assert problem["type"] == "contract.declared_weekly_hours_in_range"
+    assert "declared_weekly_hours <= 60" in problem["msg"]
+
+    orphan = json.loads(json.dumps(tables))
+    orphan["payroll"][0]["sponsor_id"] = "99999999"
+    problems = post({"tables": orphan}).json()["detail"]
+    assert any(p["type"] == "contract.sponsor_id_known_in_sponsors" for p in problems)
+
+    no_sponsor = {k: v for k, v in tables.items() if k != "sponsors"}
+    response = post({"tables": no_sponsor})
+    assert response.status_code == 422 and "sponsors row" in response.json()["detail"][0]["msg"]
+
+    wrong_type = json.loads(json.dumps(tables))
+    wrong_type["sponsors"][0]["founded_on"] = "yesterday"
+    response = post({"tables": wrong_type})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][:4] == ["body", "tables", "sponsors", 0]
+
+    duplicate = json.loads(json.dumps(tables))
+    duplicate["sponsors"].append(duplicate["sponsors"][0])
+    problems = post({"tables": duplicate}).json()["detail"]
+    assert any(p["type"] == "contract.sponsor_id_unique" for p in problems)
+
+    assert post({"tables": {"unknown_table": []}}).status_code == 422
+
+
+def test_link_features_need_the_warehouse_context(api: Api) -> None:
+    """Why the service adds linked sponsors from its warehouse: without them a sponsor's
+    shared officers count no other sponsor."""
+    from serving.records import build_request_features, records_to_frames
+    from serving.schemas import RecordsRequest
+
+    scores = latest_scores(api)
+    row = scores.filter(pl.col("officer_other_sponsors") > 0).row(0, named=True)
+    state = api.client.app.state.serving  # type: ignore[attr-defined]
+    request = RecordsRequest.model_validate({"tables": records_of(api, [row["sponsor_id"]])})
+    frames = records_to_frames(request.tables.model_dump(exclude_none=True))
+    with_context, without = (
+        build_request_features(frames, row["as_of"], state.thresholds, True, context)
+        for context in (state.context, None))
+    assert with_context["officer_other_sponsors"][0] == row["officer_other_sponsors"]
+    assert without["officer_other_sponsors"][0] == 0
