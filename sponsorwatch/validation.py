@@ -104,6 +104,8 @@ def _text_of(name: str, dtype: pl.DataType) -> pl.Expr:
         return pl.lit(None, dtype=pl.String())
     if isinstance(dtype, pl.List):
         text = pl.col(name).cast(pl.List(pl.String())).list.join(LIST_SEPARATOR)
+    elif dtype != pl.String() and not isinstance(dtype, pl.Categorical | pl.Enum):
+        return pl.col(name).cast(pl.String())  # a typed value is never blank
     else:
         text = pl.col(name).cast(pl.String())
     stripped = text.str.strip_chars()
@@ -258,13 +260,15 @@ def validate_rows(table: Table | str, frame: pl.DataFrame,
 def split_rows(table: Table, frame: pl.DataFrame, parsed: pl.DataFrame,
                known: Mapping[str, pl.Series] | None = None) -> ValidatedRows:
     """:func:`validate_rows` for a frame already parsed by :func:`parse_table`."""
-    broken = broken_rules_list(rule_flags(table, parsed, known))
-    bad = broken.list.len() > 0
+    flags = rule_flags(table, parsed, known)
+    bad = (flags.select(pl.any_horizontal(pl.all()).alias("bad")).to_series()
+           if flags.width else pl.Series("bad", [False] * parsed.height))
     clean = parsed.select(table.column_names).filter(~bad)
     source_cols = [c for c in frame.columns if c.startswith(SOURCE_PREFIX)]
+    broken = broken_rules_list(flags.filter(bad))
     quarantined = pl.concat(
-        [as_text(table, frame), frame.select(source_cols), broken.to_frame()],
-        how="horizontal").filter(bad)
+        [as_text(table, frame.filter(bad)), frame.filter(bad).select(source_cols),
+         broken.to_frame()], how="horizontal")
     return ValidatedRows(clean, quarantined)
 
 
