@@ -377,7 +377,7 @@ def _proxy_check(features: pl.DataFrame, feature_names: Sequence[str], attribute
         return result
 
     def model() -> HistGradientBoostingClassifier:
-        return HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1,
+        return HistGradientBoostingClassifier(max_iter=60, learning_rate=0.15, max_leaf_nodes=15,
                                               class_weight="balanced", random_state=seed)
 
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -431,7 +431,18 @@ def bias_scan(features: pl.DataFrame, feature_names: Sequence[str], selected: np
     difference) and, where ``groups`` is given, the mix of each group column in the cluster.
     """
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
+    with threadpool_limits(limits=1):
+        return _bias_scan(KMeans, features, feature_names, selected, seed, max_clusters,
+                          min_cluster_share, flag_ratio, alpha, top_features, descriptions or {},
+                          groups)
+
+
+def _bias_scan(kmeans: Any, features: pl.DataFrame, feature_names: Sequence[str],
+               selected: np.ndarray, seed: int, max_clusters: int, min_cluster_share: float,
+               flag_ratio: float, alpha: float, top_features: int,
+               descriptions: Mapping[str, str], groups: pl.DataFrame | None) -> dict[str, Any]:
     raw = _feature_matrix(features, feature_names)
     medians = np.nanmedian(np.where(np.isfinite(raw), raw, np.nan), axis=0)
     medians = np.where(np.isnan(medians), 0.0, medians)
@@ -451,14 +462,13 @@ def bias_scan(features: pl.DataFrame, feature_names: Sequence[str], selected: np
             break
         target = max(candidates, key=lambda c: (selected[labels == c].mean(), -c))
         members = np.flatnonzero(labels == target)
-        halves = KMeans(n_clusters=2, n_init=5, random_state=seed).fit_predict(
+        halves = kmeans(n_clusters=2, n_init=5, random_state=seed).fit_predict(
             standardised[members])
         if min((halves == 0).sum(), (halves == 1).sum()) < min_size:
             unsplittable.add(target)
             continue
         labels[members[halves == 1]] = labels.max() + 1
     overall = float(selected.mean()) if n else math.nan
-    descriptions = descriptions or {}
     clusters: list[dict[str, Any]] = []
     for c in range(labels.max() + 1):
         inside = labels == c
@@ -557,7 +567,7 @@ class FairnessAudit:
 
         folder.mkdir(parents=True, exist_ok=True)
         written = [folder / "fairness_audit.json", folder / "fairness_audit.md"]
-        write_json_atomic(_json_safe(self.to_dict()), written[0])
+        write_json_atomic(json_safe(self.to_dict()), written[0])
         write_text_atomic(self.to_markdown(), written[1])
         for grouping, table in self.groups.items():
             path = folder / f"fairness_{grouping}.csv"
@@ -566,15 +576,16 @@ class FairnessAudit:
         return written
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinity as None and numpy scalars as Python ones (strict JSON)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
-        return _json_safe(value.item())
+        return json_safe(value.item())
     return value
 
 
@@ -645,10 +656,11 @@ def audit_population(predictions: pl.DataFrame, k: int, groups: pl.DataFrame,
                      restricted: pl.DataFrame) -> pl.DataFrame:
     """One row per scored sponsor: ``selected`` (top k), outcomes and every grouping."""
     mask = top_k_mask(predictions["score"].to_numpy(), predictions["sponsor_id"].to_list(), k)
-    keep = ["sponsor_id", "score"] + [o for o in OUTCOMES if o in predictions.columns]
-    frame = predictions.select(keep).with_columns(
-        pl.Series("selected", mask),
-        *[pl.col(o).cast(pl.Int8) for o in OUTCOMES if o in predictions.columns])
+    # An outcome column without a single known value (no truth on real data) is left out.
+    outcomes = [o for o in OUTCOMES if o in predictions.columns
+                and predictions[o].null_count() < predictions.height]
+    frame = predictions.select("sponsor_id", "score", *outcomes).with_columns(
+        pl.Series("selected", mask), *[pl.col(o).cast(pl.Int8) for o in outcomes])
     frame = frame.join(groups, on="sponsor_id", how="left").join(
         restricted.select("sponsor_id", RESTRICTED_GROUPING), on="sponsor_id", how="left")
     return frame.with_columns(pl.col(g).fill_null(UNKNOWN) for g in GROUPINGS)
@@ -708,3 +720,64 @@ def log_fairness_audit(audit: FairnessAudit, artifact_path: str = "fairness") ->
 def read_audit(path: Path) -> dict[str, Any]:
     """Read an audit written by :meth:`FairnessAudit.write` (its JSON)."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------------------------
+# Promotion gate
+
+AUDIT_ARTIFACT = "fairness/fairness_audit.json"
+
+
+def read_run_audit(settings: Any, run_id: str) -> dict[str, Any] | None:
+    """The fairness audit logged by a training run, or None when it logged none."""
+    import tempfile
+
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            return read_audit(Path(mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=AUDIT_ARTIFACT, dst_path=tmp,
+                tracking_uri=settings.tracking_uri)))
+    except (MlflowException, OSError):
+        return None
+
+
+def audit_breaches(audit: Mapping[str, Any], min_ratio: float,
+                   alpha: float = 0.05) -> list[Breach]:
+    """Breaches of a stored audit under the bound in force now (not the one at training)."""
+    tables = {g: pl.DataFrame(rows, infer_schema_length=None)
+              for g, rows in audit.get("groups", {}).items() if rows}
+    return disparity_breaches(tables, audit.get("gate_metric", "fpr_label"), min_ratio, alpha)
+
+
+def fairness_gate(ctx: Any) -> Any:
+    """Promotion gate: the challenger's false-positive rate in the top k may not fall below
+    ``settings.fairness_min_ratio`` times the best-off nationality-mix group's (four-fifths
+    rule), where the difference is significant. Reads the audit its training run logged."""
+    from training.registry import GateResult
+
+    run_id = ctx.challenger.info.get("run_id")
+    bound = ctx.settings.fairness_min_ratio
+    audit = read_run_audit(ctx.settings, run_id) if run_id else None
+    if audit is None:
+        return GateResult("fairness", False,
+                          f"run {run_id} logged no fairness audit; retrain the challenger",
+                          {"min_ratio": bound})
+    breaches = audit_breaches(audit, bound)
+    metric = audit.get("gate_metric", "fpr_label")
+    ratios = [row.get(f"{metric}_ratio") for row in audit["groups"].get(RESTRICTED_GROUPING, [])]
+    known = [r for r in ratios if r is not None]
+    numbers = {"metric": metric, "min_ratio": bound, "k": audit.get("k"),
+               "lowest_ratio": min(known) if known else None,
+               "breaches": [b.describe() for b in breaches]}
+    if breaches:
+        return GateResult("fairness", False,
+                          f"{metric} of the top {audit.get('k')} differs between "
+                          f"{RESTRICTED_GROUPING} groups beyond the bound {bound:.2f}: "
+                          + "; ".join(b.describe() for b in breaches), numbers)
+    lowest = "n/a (no group with enough support)" if not known else f"{min(known):.2f}"
+    return GateResult("fairness", True,
+                      f"{metric} ratio between {RESTRICTED_GROUPING} groups: lowest {lowest} "
+                      f"(bound {bound:.2f}, breaches only where significant)", numbers)
