@@ -20,14 +20,14 @@ from pipelines.simulate.population import SECTOR_INDEX, Population
 from pipelines.simulate.typologies import TYPOLOGIES
 
 #: Share of active sponsors inspected at random each year.
-RANDOM_RATE = 0.015
+RANDOM_RATE = 0.02
 #: Share of active sponsors selected on risk each year.
-RISK_RATE = 0.017
+RISK_RATE = 0.025
 #: Yearly chance of a tip while abusing, and of a false tip otherwise.
 TIP_ABUSIVE = 0.05
 TIP_CLEAN = 0.002
 #: A clean sponsor still gets a minor finding (administration, a late notice) this often.
-MINOR_BREACH = 0.05
+MINOR_BREACH = 0.07
 INCONCLUSIVE = 0.05
 #: Weight of the inspectors' own knowledge next to the crude rule (0 = rule only).
 INSPECTOR_INTEL = 1.6

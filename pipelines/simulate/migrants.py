@@ -51,11 +51,12 @@ def plan_hires(pop: Population, year_starts: np.ndarray, rng: np.random.Generato
     # Market growth: more permits in later years (13,000 a year around 2023).
     growth = np.linspace(0.8, 1.15, year_starts.size - 1)[None, :]
     hires = rng.poisson(rate * growth)
-    # A founder-director's own permit comes first, in the year of recognition.
+    # Recognition is asked for with a first application in hand (a founder-director's own
+    # permit where there is one); sponsors recognised before the history have theirs already.
     first_year = np.clip(np.searchsorted(year_starts, lo[:, 0], side="right") - 1, 0,
                          year_starts.size - 2)
-    director = pop.migrant_director >= 0
-    hires[np.flatnonzero(director), first_year[director]] += 1
+    first_hire = (pop.migrant_director >= 0) | (pop.recognised >= year_starts[0])
+    hires[np.flatnonzero(first_hire), first_year[first_hire]] += 1
     return hires
 
 
@@ -83,11 +84,18 @@ class Employments:
     raise_rate: np.ndarray
     raise_phase: np.ndarray
     floor_margin: np.ndarray
-    #: Wage tracks the threshold and never rises (salary repayment).
+    #: Wage tracks the threshold and never rises (salary repayment, or a research pay
+    #: scale tied to the criterion).
     pegged: np.ndarray
+    #: First day the wage is pegged (NEVER when not pegged).
+    pegged_from: np.ndarray
     peg_ratio: np.ndarray
     #: Paid below the declared salary in abuse months (0 = not underpaid).
     underpaid_ratio: np.ndarray
+    #: Unpaid extra hours in abuse months (1 = none): hours paid over contract, same wage.
+    excess_hours: np.ndarray
+    #: Paid overtime in some months (1 = none): hours and wage both up.
+    overtime: np.ndarray
     #: Paper job: probability of a month without payroll (1 = never paid).
     gap_chance: np.ndarray
     hours_change_day: np.ndarray
@@ -145,6 +153,11 @@ def draw_employments(pop: Population, hires: np.ndarray, year_starts: np.ndarray
     ratio = np.where(consultancy, rng.uniform(1.3, 2.2, m), ratio)
     ratio = np.where(startup, rng.uniform(1.0, 1.12, m), ratio)
     ratio = np.where(uni, rng.uniform(1.02, 1.3, m), ratio)
+    # Research pays early-career staff on scales tied to the criterion: near it, moving only
+    # as it is indexed (looks like a kickback's bunching, is not).
+    scale_tied = pop.sector_is("research")[sponsor] & (scheme != BLUE_CARD) & (
+        rng.random(m) < 0.5)
+    ratio = np.where(scale_tied, rng.uniform(1.0, 1.04, m), ratio)
     ratio = np.where(scheme == BLUE_CARD, rng.uniform(1.0, 1.5, m), ratio)
     ratio = np.maximum(ratio, 1.0 + rng.uniform(0.0, 0.02, m))
 
@@ -154,19 +167,23 @@ def draw_employments(pop: Population, hires: np.ndarray, year_starts: np.ndarray
 
     def affected(name: str) -> np.ndarray:
         t = typology(name)
-        return pop.has(name)[sponsor] & (rng.random(m) < t.strength)
+        return pop.has(name)[sponsor] & (rng.random(m) < t.strength * pop.intensity[sponsor])
 
     # Salary repayment: a wage pegged just above the criterion, for those hired in the abuse
     # and for those already there once it starts (their raises stop).
-    pegged = affected("salary_repayment") & (submitted < abuse_until)
+    kickback = affected("salary_repayment") & (submitted < abuse_until)
     peg_ratio = rng.uniform(1.0, 1.025, m)
-    ratio = np.where(pegged & in_abuse, peg_ratio, ratio)
+    ratio = np.where(kickback & in_abuse, peg_ratio, ratio)
+    peg_ratio = np.where(scale_tied, ratio, peg_ratio)
+    pegged = kickback | scale_tied
     shell = pop.has("shell")[sponsor]
     ratio = np.where(shell, rng.uniform(1.0, 1.06, m), ratio)
     paper = affected("paper_jobs") & in_abuse
     ratio = np.where(paper, rng.uniform(1.0, 1.08, m), ratio)
     underpaid = affected("underpayment") & (submitted < abuse_until)
-    underpaid_ratio = np.where(underpaid, rng.uniform(0.55, 0.92, m), 0.0)
+    # Paid overtime is ordinary in greenhouses and construction (hours and wage both up).
+    overtime = np.where(pop.sector_is("agriculture", "construction")[sponsor]
+                        & (rng.random(m) < 0.35), rng.uniform(1.1, 1.3, m), 1.0)
 
     threshold_at_submission = thresholds.on_days(scheme, submitted)
     decision = np.full(m, "GRANTED", dtype=object)
@@ -207,6 +224,26 @@ def draw_employments(pop: Population, hires: np.ndarray, year_starts: np.ndarray
     stop = np.where(start < NEVER, np.maximum(stop, start), NEVER)
     stop = np.where(stop > pop.end, NEVER, stop)
 
+    # An abusing sponsor abuses at least one migrant employed while it abuses, so its truth
+    # label always has some trace in the records (however faint).
+    during = ((start < NEVER) & (start < abuse_until)
+              & ((stop == NEVER) | (stop >= np.maximum(abuse_from, pop.start))))
+    underpaid |= _one_per_sponsor(sponsor, pop.has("underpayment")[sponsor] & during, rng)
+    forced_kickback = _one_per_sponsor(sponsor, pop.has("salary_repayment")[sponsor] & during,
+                                       rng)
+    kickback |= forced_kickback
+    pegged |= forced_kickback
+    peg_ratio = np.where(forced_kickback & ~scale_tied, rng.uniform(1.0, 1.025, m), peg_ratio)
+    paper |= _one_per_sponsor(sponsor, pop.has("paper_jobs")[sponsor] & during, rng)
+    underpaid_ratio = np.where(underpaid, rng.uniform(0.55, 0.92, m), 0.0)
+    # Where long days are the custom, half the underpaid work unpaid hours instead: the
+    # wage looks right, the hours paid run far over the contract.
+    long_days = pop.sector_is("restaurants", "hair_beauty", "agriculture", "construction")[
+        sponsor]
+    unpaid_hours = underpaid & long_days & (rng.random(m) < 0.5)
+    underpaid_ratio = np.where(unpaid_hours, 0.0, underpaid_ratio)
+    excess_hours = np.where(unpaid_hours, rng.uniform(1.2, 1.45, m), 1.0)
+
     hours = rng.choice(np.array([40.0, 38.0, 36.0, 32.0]), size=m, p=[0.6, 0.2, 0.15, 0.05])
     raise_rate = np.where(pegged | shell, 0.0, rng.uniform(0.01, 0.06, m))
     raise_rate = np.where(uni, rng.uniform(0.025, 0.045, m), raise_rate)
@@ -241,9 +278,23 @@ def draw_employments(pop: Population, hires: np.ndarray, year_starts: np.ndarray
         valid_until=np.where(granted, valid_until, NEVER), start=start, stop=stop,
         raise_rate=raise_rate, raise_phase=rng.integers(0, 12, m),
         floor_margin=rng.uniform(0.0, 0.02, m), pegged=pegged, peg_ratio=peg_ratio,
-        underpaid_ratio=underpaid_ratio, gap_chance=gap_chance,
+        pegged_from=np.where(scale_tied, 0, np.where(kickback, abuse_from, NEVER)),
+        underpaid_ratio=underpaid_ratio, excess_hours=excess_hours, overtime=overtime,
+        gap_chance=gap_chance,
         hours_change_day=change_day, hours_factor=hours_factor, job_change_day=job_change,
         report_end=report_end, report_on_time=report_on_time)
+
+
+def _one_per_sponsor(sponsor: np.ndarray, candidate: np.ndarray,
+                     rng: np.random.Generator) -> np.ndarray:
+    """Mark one random candidate per sponsor (rows ordered by sponsor)."""
+    idx = np.flatnonzero(candidate)
+    chosen = np.zeros(sponsor.size, dtype=bool)
+    if idx.size:
+        order = idx[np.lexsort((rng.random(idx.size), sponsor[idx]))]
+        first = np.r_[True, sponsor[order][1:] != sponsor[order][:-1]]
+        chosen[order[first]] = True
+    return chosen
 
 
 def _draw_tenure(pop: Population, sponsor: np.ndarray, m: int, uni: np.ndarray,

@@ -85,7 +85,7 @@ def build_payroll(pop: Population, emp: Employments, sponsors: np.ndarray,
     base = emp.declared[e] * (1.0 + emp.raise_rate[e]) ** years_in
     threshold = thresholds.in_month(emp.scheme[e], month)
     wage = np.maximum(base, threshold * (1.0 + emp.floor_margin[e]))
-    wage = np.where(emp.pegged[e] & (first_day(month) >= pop.abuse_from[emp.sponsor[e]]),
+    wage = np.where(first_day(month) >= emp.pegged_from[e],
                     threshold * emp.peg_ratio[e], wage)
     hours = emp.weekly_hours[e] * HOURS_PER_WEEK_TO_MONTH
 
@@ -101,6 +101,12 @@ def build_payroll(pop: Population, emp: Employments, sponsors: np.ndarray,
                    & (day < pop.abuse_until[sponsor]) & (rng.random(n) < 0.85))
     wage = np.where(underpaying, emp.declared[e] * emp.underpaid_ratio[e]
                     * rng.uniform(0.95, 1.05, n), wage)
+    abuse_months = ((day >= pop.abuse_from[sponsor]) & (day < pop.abuse_until[sponsor])
+                    & (rng.random(n) < 0.85))
+    hours = np.where(abuse_months, hours * emp.excess_hours[e], hours)
+    overtime_month = rng.random(n) < 0.3
+    hours = np.where(overtime_month, hours * emp.overtime[e], hours)
+    wage = np.where(overtime_month, wage * emp.overtime[e], wage)
 
     # Part months at the start and the end of an employment.
     days_in_month = first_day(month + 1) - day

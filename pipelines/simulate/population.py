@@ -65,6 +65,9 @@ class Population:
     reports_on_time: np.ndarray
     #: Index of the migrant founder among the sponsor's hires (-1: none).
     migrant_director: np.ndarray
+    #: How much of its typologies' strength a sponsor's abuse shows (0..1): some abusers
+    #: leave almost no trace.
+    intensity: np.ndarray
     #: Predecessor (revoked sponsor) of a phoenix, -1 otherwise.
     predecessor: np.ndarray
     #: Shared officer pool membership (-1: none), for group companies and serial directors.
@@ -107,16 +110,17 @@ def draw_population(n: int, start: int, end: int, rng: np.random.Generator) -> P
         late_share=np.zeros(n), correction_share=np.zeros(n),
         reports_end=np.zeros(n), reports_on_time=np.zeros(n),
         migrant_director=np.full(n, -1, dtype=np.int64),
+        intensity=rng.uniform(0.25, 1.0, n),
         predecessor=np.full(n, -1, dtype=np.int64),
         officer_pool=np.full(n, -1, dtype=np.int64),
     )
     _draw_size(pop, rng)
     _draw_founding(pop, rng)
+    _draw_exits(pop, rng)
     _draw_abuse(pop, rng)
     _shape_shells(pop, rng)
     _draw_behaviour(pop, rng)
     _draw_legal_form_and_place(pop, rng)
-    _draw_exits(pop, rng)
     return pop
 
 
@@ -193,7 +197,9 @@ def _draw_abuse(pop: Population, rng: np.random.Generator) -> None:
 
     abusive = pop.is_abusive
     window_from = np.maximum(pop.recognised, pop.start - 2 * 365)
-    span = np.maximum(pop.end - 180 - window_from, 30)
+    # Abuse starts while the sponsor is recognised (bankrupt or withdrawn sponsors included).
+    last_start = np.minimum(pop.end - 180, pop.ended - 60)
+    span = np.maximum(last_start - window_from, 30)
     abuse_from = window_from + (rng.random(pop.n) ** 1.3 * span).astype(np.int64)
     from_recognition = (pop.has("shell") | pop.has("phoenix")
                         | (pop.has("paper_jobs") & (rng.random(pop.n) < 0.7)))
@@ -212,13 +218,14 @@ def _shape_shells(pop: Population, rng: np.random.Generator) -> None:
     pop.founded[shell] = pop.recognised[shell] - rng.integers(20, 400, k)
     pop.stock[shell] = rng.choice([1.0, 1.0, 1.5, 2.0, 3.0], k)
     pop.locals_[shell] = 0
-    pop.migrant_director[shell] = 0
-    founder = (pop.is_archetype("startup") & (rng.random(pop.n) < 0.3)) | (
+    # Most shells put the migrant on the board; some use a front.
+    pop.migrant_director[shell & (rng.random(pop.n) < 0.75)] = 0
+    founder = (pop.is_archetype("startup") & (rng.random(pop.n) < 0.45)) | (
         pop.is_archetype("it_consultancy") & (pop.stock < 6) & (rng.random(pop.n) < 0.15))
     pop.migrant_director[founder] = 0
     # A few honest one-person companies of a migrant founder (freelance consultants).
     solo = (~pop.is_abusive & pop.sector_is("ict", "business_services") & (pop.stock < 2)
-            & (rng.random(pop.n) < 0.04))
+            & (rng.random(pop.n) < 0.12))
     pop.locals_[solo] = rng.integers(0, 2, int(solo.sum()))
     pop.migrant_director[solo] = 0
 
@@ -253,18 +260,31 @@ def _draw_legal_form_and_place(pop: Population, rng: np.random.Generator) -> Non
     hi = np.array([1999, 2999, 3999, 9999])[region]
     pop.postcode4 = rng.integers(lo, hi + 1)
     # Business centres: one address for many small sponsors (shells and mills more often).
-    n_centres = max(pop.n // 60, 3)
+    n_centres = max(pop.n // 120, 3)
     p_centre = np.where(pop.has("shell"), 0.45, np.where(pop.has("paper_jobs"), 0.3,
-                                                         np.where(pop.stock < 4, 0.08, 0.02)))
+                                                         np.where(pop.stock < 4, 0.12, 0.03)))
     at_centre = rng.random(pop.n) < p_centre
-    centre = rng.integers(0, n_centres, pop.n)
+    # Honest tenants crowd into a few big virtual-office addresses (Zipf sizes); shells and
+    # mills pick any centre, so the busiest addresses are mostly honest.
+    centre = np.where(pop.has("shell") | pop.has("paper_jobs"),
+                      rng.integers(0, n_centres, pop.n), _zipf_choice(n_centres, pop.n, rng))
     pop.address = np.where(at_centre, pop.n + centre, pop.address)
     centre_postcode = rng.integers(1000, 3999, n_centres)
     pop.postcode4 = np.where(at_centre, centre_postcode[centre], pop.postcode4)
-    # Group companies and serial directors share officers.
-    n_pools = max(pop.n // 40, 3)
-    in_pool = rng.random(pop.n) < np.where(pop.is_archetype("large_firm"), 0.4, 0.06)
-    pop.officer_pool = np.where(in_pool, rng.integers(0, n_pools, pop.n), -1)
+    # Group companies, trust offices and serial directors share officers, so an officer
+    # shared with a revoked sponsor is common among honest sponsors too.
+    n_pools = max(pop.n // 150, 3)
+    p_pool = np.select([pop.is_archetype("large_firm"), pop.legal_form == "FOREIGN_ENTITY",
+                        pop.stock < 4], [0.4, 0.5, 0.12], 0.05)
+    in_pool = rng.random(pop.n) < p_pool
+    pop.officer_pool = np.where(in_pool, _zipf_choice(n_pools, pop.n, rng), -1)
+
+
+def _zipf_choice(k: int, size: int, rng: np.random.Generator, exponent: float = 1.1
+                 ) -> np.ndarray:
+    """``size`` draws from 0..k-1 with probability falling as 1/(rank+1)^exponent."""
+    weights = 1.0 / np.arange(1, k + 1) ** exponent
+    return rng.choice(k, size=size, p=weights / weights.sum())
 
 
 def _draw_exits(pop: Population, rng: np.random.Generator) -> None:
@@ -273,7 +293,6 @@ def _draw_exits(pop: Population, rng: np.random.Generator) -> None:
     rate = rate * np.select([pop.is_archetype("startup"), pop.is_archetype("university"),
                              pop.is_archetype("large_firm")], [2.0, 0.05, 0.4], 1.0)
     rate = rate * np.where(pop.sector_is("restaurants", "hair_beauty"), 1.6, 1.0)
-    rate = rate * np.where(pop.has("shell") | pop.has("paper_jobs"), 1.5, 1.0)
     at_risk_from = np.maximum(pop.recognised, pop.start)
     exit_day = at_risk_from + (rng.exponential(1.0 / rate) * 365.25).astype(np.int64)
     exits = exit_day <= pop.end

@@ -40,26 +40,26 @@ class Sector:
 
 
 SECTORS: tuple[Sector, ...] = (
-    Sector("ict", ("62010", "62020", "62030", "63110"), 0.225, 1.15, 0.40, 1.35, 40, 0.55,
+    Sector("ict", ("62010", "62020", "62030", "63110"), 0.225, 0.95, 0.40, 1.35, 40, 0.55,
            4800, ("2512", "2511", "2514", "2521", "2529"),
            (("IND", 0.42), ("TUR", 0.10), ("CHN", 0.08), ("RUS", 0.06), ("UKR", 0.06),
             ("BRA", 0.06), ("PAK", 0.05), ("IRN", 0.05), ("EGY", 0.04), ("USA", 0.04),
             ("ZAF", 0.04))),
-    Sector("business_services", ("70221", "69201", "73111", "71121", "82990"), 0.265, 1.05, 0.25,
+    Sector("business_services", ("70221", "69201", "73111", "71121", "82990"), 0.265, 1.35, 0.25,
            1.28, 42, 0.85, 4300, ("2421", "2431", "2411", "2149", "3322"),
            (("IND", 0.18), ("USA", 0.12), ("CHN", 0.10), ("TUR", 0.10), ("GBR", 0.10),
             ("BRA", 0.08), ("ZAF", 0.07), ("RUS", 0.07), ("JPN", 0.06), ("MEX", 0.06),
             ("EGY", 0.06))),
-    Sector("research", ("72190", "72110", "85302"), 0.018, 5.5, 0.22, 1.12, 30, 0.15,
+    Sector("research", ("72190", "72110", "85302"), 0.018, 3.0, 0.22, 1.12, 30, 0.35,
            4400, ("2310", "2131", "2111", "2141", "2211"),
            (("CHN", 0.22), ("IND", 0.18), ("IRN", 0.10), ("USA", 0.08), ("BRA", 0.08),
             ("TUR", 0.07), ("RUS", 0.05), ("GBR", 0.07), ("MEX", 0.05), ("PAK", 0.05),
             ("EGY", 0.05))),
-    Sector("restaurants", ("56101", "56102", "56210"), 0.095, 0.45, 0.18, 1.07, 34, 2.5,
+    Sector("restaurants", ("56101", "56102", "56210"), 0.095, 0.45, 0.18, 1.07, 34, 1.8,
            2400, ("3434", "5120", "1412"),
            (("TUR", 0.28), ("CHN", 0.18), ("IND", 0.14), ("EGY", 0.08), ("MAR", 0.08),
             ("SYR", 0.08), ("THA", 0.06), ("PAK", 0.06), ("VNM", 0.04))),
-    Sector("hair_beauty", ("96021", "96022"), 0.035, 0.35, 0.30, 1.05, 32, 2.6,
+    Sector("hair_beauty", ("96021", "96022"), 0.035, 0.35, 0.30, 1.05, 32, 1.8,
            2300, ("5141", "5142"),
            (("TUR", 0.34), ("MAR", 0.14), ("SYR", 0.12), ("UKR", 0.10), ("IRN", 0.08),
             ("THA", 0.08), ("VNM", 0.08), ("EGY", 0.06))),
@@ -75,7 +75,7 @@ SECTORS: tuple[Sector, ...] = (
            3100, ("6111", "1311", "2132"),
            (("TUR", 0.20), ("UKR", 0.16), ("IND", 0.14), ("KEN", 0.12), ("EGY", 0.10),
             ("MAR", 0.10), ("ETH", 0.08), ("BRA", 0.10))),
-    Sector("staffing", ("78201", "78202", "78100"), 0.05, 1.1, 0.35, 1.10, 22, 1.6,
+    Sector("staffing", ("78201", "78202", "78100"), 0.05, 0.7, 0.5, 1.10, 14, 1.6,
            3200, ("3333", "2512", "3115", "7233"),
            (("IND", 0.30), ("TUR", 0.14), ("UKR", 0.10), ("PHL", 0.12), ("BRA", 0.08),
             ("PAK", 0.08), ("EGY", 0.08), ("ZAF", 0.10))),
@@ -106,11 +106,13 @@ ARCHETYPES: tuple[Archetype, ...] = (
     Archetype("ordinary", {}, "an ordinary employer", False),
     Archetype("university", {"research": 0.7},
               "university or research institute: many young migrants on the reduced or "
-              "under-30 criterion, fixed-term contracts, high turnover by design", True, 0.2),
+              "under-30 criterion, fixed-term contracts, high turnover by design", True, 0.3),
     Archetype("startup", {"ict": 0.16, "business_services": 0.10, "wholesale": 0.04,
-                          "manufacturing": 0.05},
-              "start-up: young company, fast hiring, salaries near the criterion, sometimes a "
-              "migrant founder as director", True, 0.6),
+                          "manufacturing": 0.05, "restaurants": 0.14, "hair_beauty": 0.12,
+                          "agriculture": 0.06},
+              "start-up (a new tech firm, a new restaurant or salon): young company, fast "
+              "hiring, salaries near the criterion, sometimes a migrant founder as director",
+              True, 0.6),
     Archetype("large_firm", {"ict": 0.04, "business_services": 0.04, "manufacturing": 0.12,
                              "wholesale": 0.04, "staffing": 0.10, "construction": 0.05},
               "large employer: late and corrected payroll filings from administrative churn",
@@ -151,21 +153,21 @@ TYPOLOGIES: tuple[Typology, ...] = (
     Typology(
         "underpayment", "wage paid below the criterion while the declared salary met it",
         share=0.022, strength=0.6, duration_months=40, detection=0.7, finding="UNDERPAYMENT",
-        revocation=0.3, sector_weights={"restaurants": 1.4, "hair_beauty": 1.4,
+        revocation=0.45, sector_weights={"restaurants": 1.4, "hair_beauty": 1.4,
                                         "agriculture": 1.3, "ict": 0.6, "research": 0.5},
         traces="payroll months below the threshold in force, no SALARY_BELOW_CRITERION "
                "notification, paid wage far under the declared salary"),
     Typology(
         "salary_repayment", "migrant pays part of the salary back (kickback)",
         share=0.02, strength=0.9, duration_months=60, detection=0.35,
-        finding="SALARY_REPAYMENT", revocation=0.4,
+        finding="SALARY_REPAYMENT", revocation=0.55,
         sector_weights={"hair_beauty": 1.3, "restaurants": 1.2, "wholesale": 1.2},
         traces="declared and paid wages bunched just above the threshold, moving only when "
                "the threshold is indexed (no raises)"),
     Typology(
         "paper_jobs", "permit mill: jobs on paper only",
         share=0.013, strength=0.7, duration_months=36, detection=0.6,
-        finding="NO_GENUINE_JOB", revocation=0.6,
+        finding="NO_GENUINE_JOB", revocation=0.8,
         sector_weights={"staffing": 1.6, "business_services": 1.3, "construction": 1.3,
                         "research": 0.3},
         traces="many permits, short tenures, months without payroll while the permit runs, "
@@ -173,7 +175,7 @@ TYPOLOGIES: tuple[Typology, ...] = (
     Typology(
         "shell", "shell sponsor: little business beyond the migrant",
         share=0.012, strength=1.0, duration_months=120, detection=0.65,
-        finding="NO_GENUINE_JOB", revocation=0.6,
+        finding="NO_GENUINE_JOB", revocation=0.8,
         sector_weights={"business_services": 1.6, "ict": 1.4, "wholesale": 1.3,
                         "restaurants": 0.5, "research": 0.2},
         traces="young company, tiny workforce equal to its migrants, a migrant is director "
@@ -181,13 +183,13 @@ TYPOLOGIES: tuple[Typology, ...] = (
     Typology(
         "notification_failure", "does not report ends of employment (or very late)",
         share=0.02, strength=0.6, duration_months=48, detection=0.75,
-        finding="NOTIFICATION_FAILURE", revocation=0.1,
+        finding="NOTIFICATION_FAILURE", revocation=0.15,
         traces="payroll of a migrant stops without EMPLOYMENT_ENDED, or it is filed "
                "months after the event"),
     Typology(
         "phoenix", "successor of a sponsor whose recognition was revoked",
         share=0.01, strength=1.0, duration_months=120, detection=0.5,
-        finding="OTHER", revocation=0.5,
+        finding="OTHER", revocation=0.7,
         traces="shares an officer or the registered address with a sponsor whose "
                "recognition was REVOKED before it was recognised"),
 )
