@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    create_model,
+    model_validator,
+)
 
 from sponsorwatch.contract import FINDINGS, OUTCOMES, TABLES, Column
 
 SponsorId = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$"),
                       Field(description="KvK number, 8 digits", examples=["12345678"])]
+#: Timestamps are stored as naive UTC; they leave the service marked as UTC (RFC 3339).
+UtcDateTime = Annotated[datetime, AfterValidator(
+    lambda moment: moment if moment.tzinfo else moment.replace(tzinfo=UTC))]
 Band = Annotated[str, Field(description="Risk band of the score (see GET /v1/model)")]
 
 
@@ -136,7 +147,7 @@ class ReviewOut(BaseModel):
     decision: Decision
     note: str
     decided_on: date
-    created_at: datetime
+    created_at: UtcDateTime
     key_id: str
     model_version: str | None
     score: float | None
@@ -171,7 +182,7 @@ class ModelInfo(BaseModel):
     alias: str
     source: Literal["registry", "cache"] = Field(
         description="registry, or the local copy when the registry was unreachable")
-    loaded_at: datetime
+    loaded_at: UtcDateTime
     run_id: str | None
     training_window: dict[str, Any] = Field(description="Dates the model was trained on")
     metrics: dict[str, float]
@@ -200,8 +211,8 @@ class KeyOut(BaseModel):
     key_id: str
     role: str
     label: str
-    created_at: datetime
-    revoked_at: datetime | None
+    created_at: UtcDateTime
+    revoked_at: UtcDateTime | None
 
 
 class KeyCreated(KeyOut):
