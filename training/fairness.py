@@ -628,8 +628,9 @@ def audit_markdown(audit: Mapping[str, Any]) -> str:
     if "balanced_accuracy" in proxy:
         lines += [f"Features predict {RESTRICTED_GROUPING} ({len(proxy['classes'])} classes, "
                   f"{proxy['sponsors']} sponsors, {proxy['folds']}-fold CV): balanced accuracy "
-                  f"{proxy['balanced_accuracy']:.3f} (chance {proxy['balanced_accuracy_chance']:.3f}"
-                  f"), macro AUC {proxy['auc_macro']:.3f} (chance 0.5).", "",
+                  f"{proxy['balanced_accuracy']:.3f} (chance "
+                  f"{proxy['balanced_accuracy_chance']:.3f}), macro AUC "
+                  f"{proxy['auc_macro']:.3f} (chance 0.5).", "",
                   "Strongest proxies (drop in balanced accuracy when permuted):", ""]
         lines += [f"- `{p['feature']}` {p['balanced_accuracy_drop']:.3f} ± {p['std']:.3f}"
                   + (f": {p['description']}" if p["description"] else "")
@@ -781,3 +782,46 @@ def fairness_gate(ctx: Any) -> Any:
     return GateResult("fairness", True,
                       f"{metric} ratio between {RESTRICTED_GROUPING} groups: lowest {lowest} "
                       f"(bound {bound:.2f}, breaches only where significant)", numbers)
+
+
+# --------------------------------------------------------------------------------------------
+# Monitoring: the audit of a score snapshot in use
+
+
+def audit_score_snapshot(settings: Any, as_of: date | None = None, k: int | None = None,
+                         truth_path: Path | None = None) -> tuple[FairnessAudit, Path]:
+    """Audit a stored score snapshot against the labels of the horizon after it (and the
+    truth of a simulated world where there is one); write the report under
+    ``<reports>/fairness/as_of=DATE/``.
+
+    Raises:
+        FileNotFoundError: when there is no score snapshot or warehouse.
+    """
+    from features.registry import FEATURES
+    from sponsorwatch.storage import scan_warehouse
+    from training.evaluation import find_truth, load_truth, truth_targets
+    from training.labels import build_labels
+    from training.plan import load_score_snapshot
+    from training.scoring import SCORE_COLUMNS
+
+    scores, day = load_score_snapshot(settings.scores_dir, as_of)
+    tables = scan_warehouse(settings.warehouse_dir)
+    feature_names = [c for c in scores.columns if c not in SCORE_COLUMNS]
+    predictions = scores.select("sponsor_id", "score", pl.lit(day).alias("as_of"))
+    if "inspections" in tables:
+        labels = build_labels(tables["inspections"], [day], settings.horizon_months).collect()
+        predictions = predictions.join(labels.select("sponsor_id", "label"), on="sponsor_id",
+                                       how="left")
+    truth_file = find_truth(settings.warehouse_dir, truth_path)
+    if truth_file is not None:
+        predictions = predictions.with_columns(pl.Series(
+            "truth", truth_targets(load_truth(truth_file), predictions)).cast(pl.Int8))
+    audit = run_fairness_audit(
+        predictions, scores, feature_names, tables,
+        load_restricted_attributes(settings.warehouse_dir, day),
+        k=k or settings.inspection_capacity, as_of=day, min_ratio=settings.fairness_min_ratio,
+        seed=settings.seed,
+        descriptions={n: FEATURES[n].description for n in feature_names if n in FEATURES})
+    folder = settings.reports_dir / "fairness" / f"as_of={day.isoformat()}"
+    audit.write(folder)
+    return audit, folder

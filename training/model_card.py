@@ -91,7 +91,8 @@ def _fairness_summary(audit: Mapping[str, Any] | None) -> dict[str, Any]:
             "attribute", "sponsors", "classes", "balanced_accuracy", "balanced_accuracy_chance",
             "auc_macro", "auc_chance", "strongest_proxies", "skipped") if k in proxy},
         "bias_scan": {
-            "method": scan.get("method"), "average_selection_rate": scan.get("average_selection_rate"),
+            "method": scan.get("method"),
+            "average_selection_rate": scan.get("average_selection_rate"),
             "flagged_clusters": [
                 {k: c.get(k) for k in ("cluster", "sponsors", "selected", "selection_rate",
                                        "ratio_to_average", "describing_features")}
@@ -317,7 +318,6 @@ def card_cache_dir(settings: Settings, version: str) -> Path:
 
 def write_card(card: Mapping[str, Any], folder: Path) -> list[Path]:
     from sponsorwatch.storage import write_json_atomic, write_text_atomic
-
     from training.fairness import json_safe
 
     paths = [folder / CARD_JSON, folder / CARD_MARKDOWN]

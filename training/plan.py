@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -251,7 +252,8 @@ def _precision_top_k(plan: pl.DataFrame, k: int, z: float, estimate: Any) -> Est
     violations = int(known["outcome"].sum() or 0)
     parts: list[tuple[int, float | None, float, float]] = []
     if census.height:
-        lo, hi = clopper_pearson_interval(violations, known.height, z) if known.height else (0.0, 1.0)
+        lo, hi = (clopper_pearson_interval(violations, known.height, z) if known.height
+                  else (0.0, 1.0))
         parts.append((census.height, violations / known.height if known.height else None,
                       lo, hi))
     inspected, n_known, total_violations = census.height, known.height, violations
@@ -350,3 +352,74 @@ def true_rates(plan: pl.DataFrame, scores: pl.DataFrame, chances: pl.DataFrame,
         "prevalence_all": mean(ranked),
         "precision_top_k": mean(ranked.filter(pl.col("rank") <= k)),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Storage: plans live beside the score store, one folder per score snapshot.
+
+
+def score_dates(scores_dir: Path) -> list[date]:
+    """Days with a score snapshot, oldest first."""
+    if not scores_dir.exists():
+        return []
+    days = []
+    for folder in scores_dir.glob("as_of=*"):
+        try:
+            if (folder / "scores.parquet").exists():
+                days.append(date.fromisoformat(folder.name.removeprefix("as_of=")))
+        except ValueError:
+            continue
+    return sorted(days)
+
+
+def load_score_snapshot(scores_dir: Path, as_of: date | None = None) -> tuple[pl.DataFrame, date]:
+    """The score snapshot of ``as_of`` (default: the latest).
+
+    Raises:
+        FileNotFoundError: naming the folder and the days that exist.
+    """
+    from training.scoring import score_store_path
+
+    days = score_dates(scores_dir)
+    if not days:
+        raise FileNotFoundError(f"{scores_dir}: no score snapshot; run `sponsorwatch score`")
+    day = as_of or days[-1]
+    if day not in days:
+        raise FileNotFoundError(f"{scores_dir}: no score snapshot as of {day}; there are "
+                                f"{', '.join(str(d) for d in days)}")
+    return pl.read_parquet(score_store_path(scores_dir, day)), day
+
+
+def plan_dir(home: Path, as_of: date) -> Path:
+    return home / "plans" / f"as_of={as_of.isoformat()}"
+
+
+def write_plan(plan: pl.DataFrame, design: PlanDesign, home: Path, as_of: date,
+               out: Path | None = None) -> Path:
+    """Write the plan and its design under ``<home>/plans/as_of=DATE/`` (and to ``out``:
+    .csv with reasons as text, .parquet or .json).
+
+    Raises:
+        ValueError: for an ``out`` of another kind.
+    """
+    from sponsorwatch.storage import atomic_path, write_json_atomic, write_parquet_atomic
+
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".json"):
+        raise ValueError(f"{out}: --out must end in .csv, .parquet or .json")
+    folder = plan_dir(home, as_of)
+    path = folder / "plan.parquet"
+    write_parquet_atomic(plan, path)
+    write_json_atomic({**asdict(design), "as_of": as_of.isoformat(), "rows": plan.height},
+                      folder / "design.json")
+    if out is not None:
+        suffix = out.suffix.lower()
+        if suffix == ".parquet":
+            write_parquet_atomic(plan, out)
+        else:
+            flat = plan_for_export(plan)
+            with atomic_path(out) as tmp:
+                if suffix == ".csv":
+                    flat.write_csv(tmp)
+                else:
+                    flat.write_json(tmp)
+    return path

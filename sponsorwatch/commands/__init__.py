@@ -6,7 +6,7 @@ from importlib import import_module
 
 import typer
 
-_MODULES: tuple[str, ...] = ("features", "serving", "ingest", "simulate", "training")
+_MODULES: tuple[str, ...] = ("features", "serving", "ingest", "simulate", "training", "plan")
 
 
 def register_all(app: typer.Typer) -> None:

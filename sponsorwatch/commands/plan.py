@@ -1,0 +1,164 @@
+"""``sponsorwatch plan | evaluate-plan | audit-fairness``: the inspection list for the next
+period with a random slice, its inverse-propensity evaluation once the inspections are back,
+and the fairness audit of any score snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sponsorwatch.commands import settings_of
+from sponsorwatch.commands.training import _day as parse_day
+from sponsorwatch.commands.training import _fail
+
+
+def _optional_day(value: str | None, option: str) -> dt.date | None:
+    return None if value is None else parse_day(value, option)
+
+
+def plan(
+    ctx: typer.Context,
+    capacity: Annotated[int | None, typer.Option(
+        "--capacity", min=1, help="Inspections in the period (K) [default: settings]")] = None,
+    random_share: Annotated[float, typer.Option(
+        "--random-share", min=0.0, max=1.0,
+        help="Share of K drawn at random from the sponsors outside the risk-based top")] = 0.1,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Score snapshot to plan from [default: the latest]")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="[default: settings]")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Also write the plan here (.csv, .parquet or .json)")] = None,
+) -> None:
+    """The inspection list for the next period: the highest-risk sponsors plus a random
+    slice of the rest, each with its selection reason and probability of selection; written
+    to <home>/plans/as_of=DATE/plan.parquet (and --out)."""
+    from training.plan import build_inspection_plan, load_score_snapshot, write_plan
+
+    settings = settings_of(ctx)
+    try:
+        scores, day = load_score_snapshot(settings.scores_dir, _optional_day(as_of, "--as-of"))
+        table, design = build_inspection_plan(
+            scores, capacity or settings.inspection_capacity, random_share,
+            settings.seed if seed is None else seed)
+        path = write_plan(table, design, settings.home, day, out)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    _print_plan(table, design)
+    typer.echo(f"plan of {table.height} inspections from scores as of {day}: "
+               f"{design.risk_based} risk-based, {design.random} random (probability "
+               f"{design.random_probability:.5f} each among {design.population - design.risk_based}"
+               f" sponsors); written to {path}" + (f" and {out}" if out else ""))
+
+
+def _print_plan(table: Any, design: Any, rows: int = 15) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    view = Table(title=f"inspection plan (first {min(rows, table.height)} of {table.height})")
+    for column in ("#", "sponsor", "name", "reason", "p(selected)", "score", "rank"):
+        view.add_column(column, justify="right" if column in ("#", "p(selected)", "score",
+                                                              "rank") else "left")
+    for row in table.head(rows).iter_rows(named=True):
+        view.add_row(str(row["plan_position"]), row["sponsor_id"], str(row.get("name") or ""),
+                     row["selection_reason"], f"{row['inclusion_probability']:.4f}",
+                     f"{row['score']:.3f}", str(row.get("rank", "")))
+    Console().print(view)
+
+
+def evaluate_plan(
+    ctx: typer.Context,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Date of the plan [default: the latest plan]")] = None,
+    plan_file: Annotated[Path | None, typer.Option(
+        "--plan", help="Plan file (.parquet) [default: <home>/plans/as_of=DATE/plan.parquet]")
+    ] = None,
+    inspections: Annotated[Path | None, typer.Option(
+        "--inspections", help="Inspections table (contract shape, .parquet or .csv) "
+                              "[default: the warehouse's]")] = None,
+    horizon_days: Annotated[int, typer.Option(
+        "--horizon-days", min=1, help="Inspections opened this long after the plan count")] = 366,
+    top_k: Annotated[int | None, typer.Option(
+        "--top-k", min=1, help="Estimate precision of the model's top k [default: plan size]")
+    ] = None,
+) -> None:
+    """Inverse-propensity (Horvitz-Thompson) estimates from a plan's returned inspections:
+    precision of the risk-based picks and of the top k, prevalence over all sponsors, with
+    intervals; written beside the plan as evaluation.json."""
+    import polars as pl
+
+    from sponsorwatch.storage import write_json_atomic
+    from training.plan import attach_outcomes, plan_dir
+    from training.plan import evaluate_plan as run_evaluation
+
+    settings = settings_of(ctx)
+    day = _optional_day(as_of, "--as-of")
+    if plan_file is None:
+        plans = sorted((settings.home / "plans").glob("as_of=*/plan.parquet"))
+        if day is not None:
+            plans = [p for p in plans if p.parent.name == f"as_of={day}"]
+        if not plans:
+            _fail(f"{settings.home / 'plans'}: no plan" + (f" as of {day}" if day else "")
+                  + "; run `sponsorwatch plan`")
+            return
+        plan_file = plans[-1]
+        day = dt.date.fromisoformat(plan_file.parent.name.removeprefix("as_of="))
+    if day is None:
+        _fail("--as-of is needed with --plan (the day the plan was made)")
+        return
+    source = inspections or settings.warehouse_dir / "inspections.parquet"
+    if not source.exists():
+        _fail(f"{source}: no inspections table")
+        return
+    table = (pl.read_csv(source, try_parse_dates=True) if source.suffix.lower() == ".csv"
+             else pl.read_parquet(source))
+    result = run_evaluation(attach_outcomes(pl.read_parquet(plan_file), table, day,
+                                            horizon_days), top_k=top_k)
+    path = plan_dir(settings.home, day) / "evaluation.json"
+    write_json_atomic(result, path)
+    for key in ("precision_risk_based", "precision_top_k", "prevalence_rest", "prevalence_all"):
+        e = result[key]
+        value = "n/a" if e["estimate"] is None else (
+            f"{e['estimate']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}]")
+        typer.echo(f"{key:<22} {value}  ({e['known']} of {e['inspected']} inspections with "
+                   f"an outcome, {e['violations']} violations)")
+    typer.echo(f"written to {path}")
+
+
+def audit_fairness(
+    ctx: typer.Context,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Score snapshot to audit [default: the latest]")] = None,
+    k: Annotated[int | None, typer.Option("--k", min=1, help="Top k [default: capacity]")] = None,
+    truth: Annotated[Path | None, typer.Option(
+        "--truth", help="Truth table of a simulated world, for evaluation only")] = None,
+) -> None:
+    """Fairness audit of a score snapshot (monitoring in use): group metrics by nationality
+    mix, sector, size class and postcode area against the labels of the following horizon
+    (and truth on simulated worlds), proxy check and bias scan; written to
+    <home>/reports/fairness/as_of=DATE/."""
+    from training.fairness import audit_score_snapshot
+
+    settings = settings_of(ctx)
+    try:
+        audit, folder = audit_score_snapshot(settings, _optional_day(as_of, "--as-of"), k, truth)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    summary = {key: value for key, value in audit.metrics().items()
+               if key.startswith(("fairness_nationality", "proxy_", "bias_"))}
+    typer.echo(json.dumps(summary, indent=2))
+    verdict = "within bounds" if audit.passed else "BREACH: " + "; ".join(
+        b.describe() for b in audit.breaches)
+    typer.echo(f"audit of the top {audit.k} of {audit.sponsors} sponsors as of {audit.as_of}: "
+               f"{verdict}; report in {folder}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="plan")(plan)
+    app.command(name="evaluate-plan")(evaluate_plan)
+    app.command(name="audit-fairness")(audit_fairness)
