@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import polars as pl
 
@@ -18,7 +18,8 @@ ENGINE = "in-memory"
 
 
 def build_features(tables: Mapping[str, pl.LazyFrame], as_of: dt.date,
-                   thresholds: pl.DataFrame, use_sector: bool = True) -> pl.LazyFrame:
+                   thresholds: pl.DataFrame, use_sector: bool = True,
+                   features: Sequence[str] | None = None) -> pl.LazyFrame:
     """Features of every sponsor recognised on ``as_of`` and not ended by it.
 
     Args:
@@ -26,16 +27,26 @@ def build_features(tables: Mapping[str, pl.LazyFrame], as_of: dt.date,
         as_of: the day T; only records known on T are used.
         thresholds: salary criteria (sponsorwatch.thresholds.load_thresholds()).
         use_sector: whether the sector features are included.
+        features: only these features (in this order), computing only what they need;
+            all of ``feature_names(use_sector)`` when None.
 
     Returns:
-        Lazy frame with ``sponsor_id``, ``as_of`` and every feature (Float64), sorted by
+        Lazy frame with ``sponsor_id``, ``as_of`` and the features (Float64), sorted by
         sponsor_id. Pure: nothing is read or written until it is collected.
+
+    Raises:
+        KeyError: naming a requested feature the registry does not know.
     """
+    names = feature_names(use_sector) if features is None else list(features)
+    unknown = [n for n in names if n not in FEATURES]
+    if unknown:
+        raise KeyError(f"unknown feature(s) {unknown}; see docs/features.md")
+    wanted = set(names)
     ctx = Context(tables, as_of, thresholds)
     frame = ctx.sponsors.select("sponsor_id")
     for family in FAMILIES:
-        frame = frame.join(family.compute(ctx), on="sponsor_id", how="left")
-    names = feature_names(use_sector)
+        if any(f.name in wanted for f in family.features):
+            frame = frame.join(family.compute(ctx, wanted), on="sponsor_id", how="left")
     return frame.select(
         "sponsor_id",
         pl.lit(as_of, dtype=pl.Date).alias("as_of"),

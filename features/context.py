@@ -8,7 +8,7 @@ not pushed into it, which would otherwise give each reader its own copy of the w
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import cached_property
 
 import polars as pl
@@ -70,11 +70,14 @@ class Context:
 
         A wage paid in month M is held against the threshold in force in M for the scheme
         of the permit whose terms had started by M (the earliest permit, if none had).
+        Only granted or still pending applications set terms; refused ones never applied.
         """
         terms = (self.permits
+                 .filter(pl.col("decision").is_in(["GRANTED", "PENDING"]))
                  .select("sponsor_id", "person_key", "terms_from", "scheme",
-                         "declared_monthly_salary", "declared_weekly_hours")
-                 .sort("terms_from")
+                         "declared_monthly_salary", "declared_weekly_hours",
+                         "submitted_on", "application_id")
+                 .sort("terms_from", "submitted_on", "application_id")
                  .with_columns(
                      pl.col("terms_from").shift(-1).over("sponsor_id", "person_key")
                      .alias("terms_until"),
@@ -89,9 +92,11 @@ class Context:
         joined = (self.payroll.filter(self.since(24))
                   .join(terms, on=["sponsor_id", "person_key"], how="left")
                   .filter(in_force)
-                  .drop("terms_from", "terms_until", "first_terms"))
-        by_day = self.thresholds_by_day.lazy().rename({"day": "period"})
-        return joined.join(by_day, on=["scheme", "period"], how="left").with_columns(
+                  .drop("terms_from", "terms_until", "first_terms", "submitted_on",
+                        "application_id"))
+        by_month = (self.thresholds_by_day.lazy().filter(pl.col("day").dt.day() == 1)
+                    .rename({"day": "period"}))
+        return joined.join(by_month, on=["scheme", "period"], how="left").with_columns(
             (pl.col("gross_wage") / pl.col("threshold")).alias("threshold_ratio"),
             (pl.col("hours_paid") / (pl.col("declared_weekly_hours") * 52 / 12))
             .alias("contract_hours_ratio"),
@@ -160,9 +165,18 @@ def thresholds_by_day(thresholds: pl.DataFrame) -> pl.DataFrame:
     return with_threshold_in_force(grid.lazy(), thresholds, "day").collect()
 
 
-def per_sponsor(ctx: Context, parts: list[pl.LazyFrame], names: list[str]) -> pl.LazyFrame:
-    """Active sponsors with the columns ``names`` taken from per-sponsor ``parts``."""
+#: A part of a family: a function giving per-sponsor columns, and the features among them.
+Part = tuple[Callable[["Context"], pl.LazyFrame], tuple[str, ...]]
+
+
+def per_sponsor(ctx: Context, parts: Sequence[Part], names: Collection[str]) -> pl.LazyFrame:
+    """Active sponsors with the features ``names``, computing only the parts they need."""
     frame = ctx.sponsors.select("sponsor_id")
-    for part in parts:
-        frame = frame.join(part, on="sponsor_id", how="left")
-    return frame.select("sponsor_id", *names)
+    wanted: list[str] = []
+    for producer, produces in parts:
+        needed = [n for n in produces if n in names]
+        if needed:
+            frame = frame.join(producer(ctx).select("sponsor_id", *needed), on="sponsor_id",
+                               how="left")
+            wanted += needed
+    return frame.select("sponsor_id", *wanted)

@@ -3,9 +3,11 @@ the employer's totals, and migrant wages that do not fit those totals."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import polars as pl
 
-from features.context import Context, per_sponsor
+from features.context import Context, Part, per_sponsor
 from features.dates import month_of, month_start
 from features.spec import Feature
 
@@ -39,6 +41,8 @@ FEATURES = (
             "Share of months where migrants' wages or count exceed the employer's totals",
             "share", 1),
 )
+
+FEATURE_NAMES = tuple(f.name for f in FEATURES)
 
 
 def _filing_timeliness(ctx: Context) -> pl.LazyFrame:
@@ -123,7 +127,8 @@ def _workforce_gaps(ctx: Context) -> pl.LazyFrame:
         "sponsor_id",
         pl.int_ranges(pl.max_horizontal(month_of("recognised_on"), pl.lit(ctx.month - 11)),
                       last + 1).alias("month")).explode("month").drop_nulls("month")
-    filed = ctx.workforce.select("sponsor_id", "month", pl.lit(True).alias("filed"))
+    filed = ctx.workforce.filter(ctx.since(12)).select("sponsor_id", "month",
+                                                        pl.lit(True).alias("filed"))
     return (months.join(filed, on=["sponsor_id", "month"], how="left")
             .group_by("sponsor_id")
             .agg(pl.col("filed").is_null().mean().alias("workforce_gap_share")))
@@ -140,8 +145,15 @@ def _inconsistency(ctx: Context) -> pl.LazyFrame:
             .agg(exceeds.mean().alias("wage_total_inconsistency_share")))
 
 
-def compute(ctx: Context) -> pl.LazyFrame:
-    """Filing features per sponsor."""
-    parts = [_filing_timeliness(ctx), _unpaid_permit_months(ctx), _never_paid(ctx),
-             _workforce_gaps(ctx), _inconsistency(ctx)]
-    return per_sponsor(ctx, parts, [f.name for f in FEATURES])
+PARTS: tuple[Part, ...] = (
+    (_filing_timeliness, ("late_filing_share", "filing_delay_median_days", "correction_share")),
+    (_unpaid_permit_months, ("unpaid_permit_month_share",)),
+    (_never_paid, ("never_paid_permit_share",)),
+    (_workforce_gaps, ("workforce_gap_share",)),
+    (_inconsistency, ("wage_total_inconsistency_share",)),
+)
+
+
+def compute(ctx: Context, names: Collection[str] = FEATURE_NAMES) -> pl.LazyFrame:
+    """Filing features per active sponsor (those of ``names``)."""
+    return per_sponsor(ctx, PARTS, names)

@@ -3,9 +3,11 @@ revoked (shared address or officer), and migrants who run the company they work 
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import polars as pl
 
-from features.context import Context, per_sponsor
+from features.context import Context, Part, per_sponsor
 from features.spec import Feature
 
 FAMILY = "links"
@@ -33,6 +35,8 @@ FEATURES = (
     Feature("migrant_officers", FAMILY,
             "Migrants of the sponsor who are also its officers", "count", 1, fill=0.0),
 )
+
+FEATURE_NAMES = tuple(f.name for f in FEATURES)
 
 
 def _history(ctx: Context) -> pl.LazyFrame:
@@ -88,7 +92,14 @@ def _migrant_officers(ctx: Context) -> pl.LazyFrame:
             .agg(pl.len().cast(pl.Float64).alias("migrant_officers")))
 
 
-def compute(ctx: Context) -> pl.LazyFrame:
-    """History and link features per sponsor."""
-    parts = [_history(ctx), _address_links(ctx), _officer_links(ctx), _migrant_officers(ctx)]
-    return per_sponsor(ctx, parts, [f.name for f in FEATURES])
+PARTS: tuple[Part, ...] = (
+    (_history, ("past_inspections", "past_violations", "past_fines_eur")),
+    (_address_links, ("address_shared_with_revoked", "sponsors_at_address")),
+    (_officer_links, ("officer_shared_with_revoked", "officer_other_sponsors")),
+    (_migrant_officers, ("migrant_officers",)),
+)
+
+
+def compute(ctx: Context, names: Collection[str] = FEATURE_NAMES) -> pl.LazyFrame:
+    """History and link features per active sponsor (those of ``names``)."""
+    return per_sponsor(ctx, PARTS, names)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 import polars as pl
 
-from features.context import Context, per_sponsor
+from features.context import Context, Part, per_sponsor
 from features.dates import days_between, month_of
 from features.spec import Feature
 from sponsorwatch.contract import NOTIFICATION_DEADLINE_DAYS
@@ -26,6 +27,8 @@ FEATURES = (
     Feature("notice_delay_median_days", FAMILY,
             "Median days from event to notice, events of the last 36 months", "days", 1),
 )
+
+FEATURE_NAMES = tuple(f.name for f in FEATURES)
 
 
 def _departures(ctx: Context) -> pl.LazyFrame:
@@ -64,6 +67,12 @@ def _timeliness(ctx: Context) -> pl.LazyFrame:
                  delay.median().alias("notice_delay_median_days")))
 
 
-def compute(ctx: Context) -> pl.LazyFrame:
-    """Notification features per sponsor."""
-    return per_sponsor(ctx, [_departures(ctx), _timeliness(ctx)], [f.name for f in FEATURES])
+PARTS: tuple[Part, ...] = (
+    (_departures, ("unreported_departures_36m", "unreported_departure_share")),
+    (_timeliness, ("late_notice_share", "notice_delay_median_days")),
+)
+
+
+def compute(ctx: Context, names: Collection[str] = FEATURE_NAMES) -> pl.LazyFrame:
+    """Notification features per active sponsor (those of ``names``)."""
+    return per_sponsor(ctx, PARTS, names)

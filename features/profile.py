@@ -6,9 +6,11 @@ deployment may leave it out; its direction is 0 (no constraint either way).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import polars as pl
 
-from features.context import Context
+from features.context import Context, Part, per_sponsor
 from features.dates import days_between
 from features.spec import Feature
 from sponsorwatch.contract import LEGAL_FORMS
@@ -47,14 +49,15 @@ FEATURES = (
             "code", 0, sector=True),
 )
 
+FEATURE_NAMES = tuple(f.name for f in FEATURES)
+
 
 def _section(division: pl.Expr) -> pl.Expr:
     return pl.lit(0, dtype=pl.Int32) + sum(
         (division >= start).cast(pl.Int32) for start in SBI_SECTION_STARTS)
 
 
-def compute(ctx: Context) -> pl.LazyFrame:
-    """Profile features of every active sponsor."""
+def _profile(ctx: Context) -> pl.LazyFrame:
     division = pl.col("sbi_code").str.slice(0, 2).cast(pl.Int32, strict=False)
     form = pl.col("legal_form")
     return (ctx.sponsors.join(ctx.latest_workforce, on="sponsor_id", how="left")
@@ -78,3 +81,11 @@ def compute(ctx: Context) -> pl.LazyFrame:
                 division.cast(pl.Float64).alias("sector_division"),
                 _section(division).cast(pl.Float64).alias("sector_section"),
             ))
+
+
+PARTS: tuple[Part, ...] = ((_profile, FEATURE_NAMES),)
+
+
+def compute(ctx: Context, names: Collection[str] = FEATURE_NAMES) -> pl.LazyFrame:
+    """Profile features of every active sponsor (those of ``names``)."""
+    return per_sponsor(ctx, PARTS, names)

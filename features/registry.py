@@ -6,7 +6,7 @@ described exactly once, next to the code that computes it (one module per family
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -30,7 +30,8 @@ class Family:
     name: str
     doc: str
     features: tuple[Feature, ...]
-    compute: Callable[[Context], pl.LazyFrame]
+    #: (context, feature names wanted) -> sponsor_id and those of the family's features
+    compute: Callable[[Context, Collection[str]], pl.LazyFrame]
 
 
 def _family(module: ModuleType) -> Family:

@@ -8,9 +8,11 @@ by features.context.thresholds_by_day).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import polars as pl
 
-from features.context import Context, per_sponsor
+from features.context import Context, Part, per_sponsor
 from features.dates import month_of
 from features.spec import Feature
 
@@ -66,6 +68,8 @@ FEATURES = (
             "share", 1),
 )
 
+FEATURE_NAMES = tuple(f.name for f in FEATURES)
+
 #: A ratio to the criterion that moved less than this in a year moved only with indexation.
 TRACKING_TOLERANCE = 0.01
 
@@ -77,23 +81,14 @@ def _wages(ctx: Context) -> pl.LazyFrame:
         (pl.len().over("sponsor_id", "month", "gross_wage") > 1).alias("identical"))
 
 
-def _per_migrant(recent: pl.LazyFrame) -> pl.LazyFrame:
-    by_migrant = recent.group_by("sponsor_id", "person_key").agg(
-        pl.col("threshold_ratio").median().alias("migrant_ratio"))
-    return by_migrant.group_by("sponsor_id").agg(
-        pl.col("migrant_ratio").min().alias("salary_ratio_lowest"),
-        pl.col("migrant_ratio").is_between(1.0, BUNCHING_CEILING, closed="left")
-        .filter(pl.col("migrant_ratio").is_not_null()).mean().alias("salary_bunching_share"),
-    )
-
-
 def _year_on_year(ctx: Context) -> pl.LazyFrame:
     """Per migrant: last paid month in the last 12 months against the same month a year
     earlier; only migrants paid in both count."""
     last = (ctx.paid.filter(ctx.since(12)).sort("month")
             .group_by("sponsor_id", "person_key").last()
             .select("sponsor_id", "person_key", "month", "gross_wage", "threshold_ratio"))
-    year_before = ctx.paid.select("sponsor_id", "person_key",
+    year_before = ctx.paid.filter(pl.col("month") <= ctx.month - 12).select(
+                                  "sponsor_id", "person_key",
                                   (pl.col("month") + 12).alias("month"),
                                   pl.col("gross_wage").alias("wage_year_before"),
                                   pl.col("threshold_ratio").alias("ratio_year_before"))
@@ -124,10 +119,9 @@ def _average_wage(ctx: Context) -> pl.LazyFrame:
                  pl.col("total_gross_wage").sum().alias("wage_bill")))
 
 
-def compute(ctx: Context) -> pl.LazyFrame:
-    """Salary features per sponsor."""
-    recent = _wages(ctx)
-    months = recent.group_by("sponsor_id").agg(
+def _monthly(ctx: Context) -> pl.LazyFrame:
+    """Aggregates over the migrant-months of the last 12 months."""
+    months = _wages(ctx).group_by("sponsor_id").agg(
         (pl.col("threshold_ratio") < 1).filter(pl.col("threshold_ratio").is_not_null())
         .mean().alias("salary_below_threshold_share"),
         pl.col("threshold_ratio").median().alias("salary_ratio_median"),
@@ -141,9 +135,33 @@ def compute(ctx: Context) -> pl.LazyFrame:
         pl.col("gross_wage").mean().alias("mean_migrant_wage"),
         pl.col("gross_wage").sum().alias("migrant_wages"),
     )
-    months = months.join(_average_wage(ctx), on="sponsor_id", how="left").with_columns(
+    return months.join(_average_wage(ctx), on="sponsor_id", how="left").with_columns(
         (pl.col("mean_migrant_wage") / pl.col("average_wage")).alias("migrant_wage_vs_average"),
         pl.when(pl.col("wage_bill") > 0).then(pl.col("migrant_wages") / pl.col("wage_bill"))
         .alias("migrant_wage_bill_share"))
-    parts = [months, _per_migrant(recent), _year_on_year(ctx), _declared(ctx)]
-    return per_sponsor(ctx, parts, [f.name for f in FEATURES])
+
+
+def _per_migrant(ctx: Context) -> pl.LazyFrame:
+    by_migrant = ctx.paid.filter(ctx.since(12)).group_by("sponsor_id", "person_key").agg(
+        pl.col("threshold_ratio").median().alias("migrant_ratio"))
+    return by_migrant.group_by("sponsor_id").agg(
+        pl.col("migrant_ratio").min().alias("salary_ratio_lowest"),
+        pl.col("migrant_ratio").is_between(1.0, BUNCHING_CEILING, closed="left")
+        .filter(pl.col("migrant_ratio").is_not_null()).mean().alias("salary_bunching_share"),
+    )
+
+
+PARTS: tuple[Part, ...] = (
+    (_monthly, ("salary_below_threshold_share", "salary_ratio_median",
+                "salary_paid_vs_declared", "hours_paid_vs_contract", "hours_excess_share",
+                "salary_identical_share", "migrant_wage_vs_average",
+                "migrant_wage_bill_share")),
+    (_per_migrant, ("salary_ratio_lowest", "salary_bunching_share")),
+    (_year_on_year, ("salary_no_raise_share", "salary_tracks_threshold_share")),
+    (_declared, ("declared_ratio_median", "declared_bunching_share")),
+)
+
+
+def compute(ctx: Context, names: Collection[str] = FEATURE_NAMES) -> pl.LazyFrame:
+    """Salary features per active sponsor (those of ``names``)."""
+    return per_sponsor(ctx, PARTS, names)

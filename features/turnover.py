@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import polars as pl
 
-from features.context import Context, per_sponsor
+from features.context import Context, Part, per_sponsor
 from features.dates import month_of
 from features.spec import Feature
 
@@ -40,6 +42,8 @@ FEATURES = (
             "Log growth of migrants over 12 months minus log growth of the whole workforce",
             "log ratio", 1),
 )
+
+FEATURE_NAMES = tuple(f.name for f in FEATURES)
 
 
 def _permit_counts(ctx: Context) -> pl.LazyFrame:
@@ -82,18 +86,20 @@ def _current(ctx: Context) -> pl.LazyFrame:
 
 def _growth(ctx: Context) -> pl.LazyFrame:
     """Migrants and headcount in the latest workforce month and 12 months before it."""
-    migrants = ctx.migrant_months.select("sponsor_id", "month", "migrants")
-    monthly = ctx.workforce.select("sponsor_id", "month",
-                                   pl.col("headcount").cast(pl.Float64)).join(
-        migrants, on=["sponsor_id", "month"], how="left").with_columns(
-        pl.col("migrants").fill_null(0.0))
-    latest = ctx.latest_workforce.select("sponsor_id", "workforce_month")
-    now = latest.join(monthly, left_on=["sponsor_id", "workforce_month"],
-                      right_on=["sponsor_id", "month"], how="inner")
-    before = monthly.select("sponsor_id", (pl.col("month") + 12).alias("workforce_month"),
-                            pl.col("headcount").alias("headcount_before"),
-                            pl.col("migrants").alias("migrants_before"))
-    joined = now.join(before, on=["sponsor_id", "workforce_month"], how="left")
+    migrants = ctx.migrant_months.select("sponsor_id", pl.col("month").alias("workforce_month"),
+                                         "migrants")
+    now = (ctx.latest_workforce
+           .join(migrants, on=["sponsor_id", "workforce_month"], how="left")
+           .with_columns(pl.col("migrants").fill_null(0.0),
+                         (pl.col("workforce_month") - 12).alias("month_before")))
+    headcount_before = ctx.workforce.select(
+        "sponsor_id", pl.col("month").alias("month_before"),
+        pl.col("headcount").cast(pl.Float64).alias("headcount_before"))
+    migrants_before = migrants.rename({"workforce_month": "month_before",
+                                       "migrants": "migrants_before"})
+    joined = (now.join(headcount_before, on=["sponsor_id", "month_before"], how="left")
+              .join(migrants_before, on=["sponsor_id", "month_before"], how="left")
+              .with_columns(pl.col("migrants_before").fill_null(0.0)))
     log_growth = (((pl.col("migrants") + 1) / (pl.col("migrants_before") + 1)).log()
                   - ((pl.col("headcount") + 1) / (pl.col("headcount_before") + 1)).log())
     return joined.select(
@@ -104,14 +110,25 @@ def _growth(ctx: Context) -> pl.LazyFrame:
     )
 
 
-def compute(ctx: Context) -> pl.LazyFrame:
-    """Turnover features per sponsor."""
+def _counts(ctx: Context) -> pl.LazyFrame:
     headcount = pl.col("headcount").clip(lower_bound=1.0)
-    counts = (_permit_counts(ctx).join(ctx.latest_workforce, on="sponsor_id", how="full",
-                                       coalesce=True)
-              .with_columns(pl.col("permits_12m", "permits_36m").fill_null(0.0))
-              .with_columns(
-                  (pl.col("permits_12m") / headcount).alias("permits_12m_per_headcount"),
-                  (pl.col("permits_36m") / headcount).alias("permits_36m_per_headcount")))
-    parts = [counts, _early_leavers(ctx), _current(ctx), _growth(ctx)]
-    return per_sponsor(ctx, parts, [f.name for f in FEATURES])
+    return (_permit_counts(ctx)
+            .join(ctx.latest_workforce, on="sponsor_id", how="full", coalesce=True)
+            .with_columns(pl.col("permits_12m", "permits_36m").fill_null(0.0))
+            .with_columns(
+                (pl.col("permits_12m") / headcount).alias("permits_12m_per_headcount"),
+                (pl.col("permits_36m") / headcount).alias("permits_36m_per_headcount")))
+
+
+PARTS: tuple[Part, ...] = (
+    (_counts, ("permits_12m_per_headcount", "permits_36m_per_headcount", "permits_36m",
+               "permit_refusal_share_36m")),
+    (_early_leavers, ("early_leaver_share_6m", "early_leaver_share_12m")),
+    (_current, ("tenure_median_months", "migrants_current")),
+    (_growth, ("migrant_share_of_workforce", "migrant_growth_vs_workforce")),
+)
+
+
+def compute(ctx: Context, names: Collection[str] = FEATURE_NAMES) -> pl.LazyFrame:
+    """Turnover features per active sponsor (those of ``names``)."""
+    return per_sponsor(ctx, PARTS, names)

@@ -40,3 +40,21 @@ def test_no_tables_gives_an_empty_typed_snapshot() -> None:
     assert out.height == 0
     assert out.columns == ["sponsor_id", "as_of", *feature_names(False)]
     assert all(out.schema[n] == pl.Float64 for n in feature_names(False))
+
+
+def test_a_subset_of_features_equals_those_columns_of_the_full_set() -> None:
+    from tests.features.test_pit_rule import T, busy_world
+
+    world, thresholds = busy_world(), load_thresholds()
+    subset = ["past_violations", "salary_ratio_median", "early_leaver_share_6m"]
+    full = build_features(world.frames(), T, thresholds).collect()
+    part = build_features(world.frames(), T, thresholds, features=subset).collect()
+    assert part.columns == ["sponsor_id", "as_of", *subset]
+    assert part.equals(full.select("sponsor_id", "as_of", *subset))
+
+
+def test_unknown_feature_is_named() -> None:
+    import pytest
+
+    with pytest.raises(KeyError, match="no_such_feature"):
+        build_features({}, dt.date(2024, 1, 1), load_thresholds(), features=["no_such_feature"])
