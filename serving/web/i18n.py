@@ -182,7 +182,24 @@ MESSAGES: dict[Language, dict[str, str]] = {
         "model.value": "Value",
         "model.no_metrics": "No metrics recorded.",
         "model.fairness": "Fairness",
-        "model.no_fairness": "No fairness audit is recorded with this model.",
+        "model.no_fairness": "No fairness audit is recorded with this model (no model card "
+                             "in the card cache).",
+        "model.fairness_scope": "Top {k} of {sponsors} sponsors on the held-out snapshot "
+                                "{as_of}.",
+        "model.fairness_gate": "Fairness gate ({metric} ratio at least {ratio}):",
+        "model.passed": "passed",
+        "model.refused": "refused",
+        "model.by_group": "By {grouping}",
+        "model.proxy": "The features predict the nationality mix with balanced accuracy "
+                       "{accuracy} (chance {chance}) and macro AUC {auc} (chance 0.5).",
+        "model.bias_scan": "Bias scan: {clusters} cluster(s) selected at least twice as often "
+                           "as average.",
+        "col.group": "Group",
+        "col.sponsors": "Sponsors",
+        "col.share_selected": "Share selected",
+        "col.ratio": "Ratio to best",
+        "col.fpr": "False positive rate",
+        "col.fpr_ratio": "FPR ratio",
         "model.card": "Model card",
         "model.card_link": "Read the model card",
         "model.card_none": "No model card is available for this model yet.",
@@ -368,6 +385,22 @@ MESSAGES: dict[Language, dict[str, str]] = {
         "model.no_metrics": "Geen prestaties vastgelegd.",
         "model.fairness": "Eerlijkheid",
         "model.no_fairness": "Bij dit model is geen eerlijkheidstoets vastgelegd.",
+        "model.fairness_scope": "Top {k} van {sponsors} referenten op de toetsmomentopname "
+                                "{as_of}.",
+        "model.fairness_gate": "Eerlijkheidstoets ({metric}-verhouding minstens {ratio}):",
+        "model.passed": "geslaagd",
+        "model.refused": "afgewezen",
+        "model.by_group": "Naar {grouping}",
+        "model.proxy": "De kenmerken voorspellen de nationaliteitsmix met gebalanceerde "
+                       "nauwkeurigheid {accuracy} (kans {chance}) en macro-AUC {auc} (kans 0,5).",
+        "model.bias_scan": "Biasscan: {clusters} cluster(s) minstens twee keer zo vaak "
+                           "geselecteerd als gemiddeld.",
+        "col.group": "Groep",
+        "col.sponsors": "Referenten",
+        "col.share_selected": "Aandeel geselecteerd",
+        "col.ratio": "Verhouding tot beste",
+        "col.fpr": "Fout-positieffractie",
+        "col.fpr_ratio": "FPR-verhouding",
         "model.card": "Modelkaart",
         "model.card_link": "Lees de modelkaart",
         "model.card_none": "Voor dit model is nog geen modelkaart beschikbaar.",

@@ -8,6 +8,7 @@ under a page endpoint name (``GET /sponsors/{id}``, without the API's ``/v1``).
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -532,6 +533,20 @@ def _save_outcome(review_id: str, request: Request, user: WebUser,
 
 # --- the model ---------------------------------------------------------------------------
 
+def cached_model_card(request: Request, version: str) -> dict[str, Any] | None:
+    """The model card training wrote to the home's card cache for ``version``, or None.
+
+    Only the cache is read: fetching a card from MLflow would put mlflow on the request
+    path (``training.model_card.load_model_card`` does that, outside requests).
+    """
+    from training.model_card import CARD_JSON, card_cache_dir
+
+    path = card_cache_dir(request.app.state.settings, version) / CARD_JSON
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 @router.get("/model", response_class=HTMLResponse)
 def model_page(request: Request, user: PageUser) -> Response:
     from serving.routes.model import feature_infos, numeric_metrics, training_window
@@ -543,35 +558,30 @@ def model_page(request: Request, user: PageUser) -> Response:
                                "snapshot": serving.snapshot}
     if loaded is not None:
         info = loaded.info
-        window = training_window(loaded)
         stored = info.get("training_window") or {}
+        card = cached_model_card(request, loaded.version)
         context.update(
-            window=window, holdout_dates=stored.get("holdout_dates") or [],
+            window=training_window(loaded), holdout_dates=stored.get("holdout_dates") or [],
             metrics=sorted(numeric_metrics(info).items()),
-            features=feature_infos(loaded.model), fairness=fairness_summary(info),
-            card=model_card_text(request, loaded))
+            features=feature_infos(loaded.model), card=card,
+            fairness=(card or {}).get("fairness"))
     return render(request, "model.html", user, **context)
 
 
-def fairness_summary(info: dict[str, Any]) -> list[tuple[str, str]]:
-    """(name, value) lines of the fairness audit recorded with the model, if any."""
-    fairness = info.get("fairness") or {}
-    if not isinstance(fairness, dict):
-        return [("fairness", str(fairness))]
-    return [(str(k), str(v)) for k, v in fairness.items() if not isinstance(v, dict | list)]
+@router.get("/model/card", response_class=HTMLResponse)
+def model_card_page(request: Request, user: PageUser) -> Response:
+    """The served model's card (Markdown from ``training.model_card``) as a page."""
+    from markdown_it import MarkdownIt
+    from markupsafe import Markup
 
+    from training.model_card import card_markdown
 
-def model_card_text(request: Request, loaded: Any) -> str | None:
-    """The model card's Markdown when the training package can render one for the loaded
-    model (``training.model_card``), else None."""
-    try:
-        from training import model_card
-    except ImportError:
-        return None
-    render_card = getattr(model_card, "render_card_for_serving", None)
-    if render_card is None:
-        return None
-    try:
-        return str(render_card(request.app.state.settings, loaded))
-    except Exception:  # a broken card must not take the model page down
-        return None
+    loaded = _serving(request).model
+    t = translator(language(request))
+    card = cached_model_card(request, loaded.version) if loaded is not None else None
+    if card is None:
+        return render(request, "error.html", user, 404, message=t("model.card_none"))
+    # "js-default" leaves raw HTML in the Markdown escaped.
+    html = MarkdownIt("js-default").render(card_markdown(card))
+    return render(request, "card.html", user, active="model", card_html=Markup(html),
+                  version=loaded.version)

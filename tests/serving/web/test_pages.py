@@ -420,3 +420,36 @@ def test_pages_say_what_is_missing_without_a_snapshot(tmp_path) -> None:  # noqa
         page = client.get("/sponsors")
         assert page.status_code == 503 and "No score snapshot is loaded" in page.text
         assert client.get("/model").status_code == 200
+
+
+def test_model_page_shows_the_fairness_summary_and_renders_the_card(web: Web) -> None:
+    from training.fairness import FairnessAudit, group_metrics, json_safe
+    from training.model_card import build_model_card, card_cache_dir, write_card
+
+    loaded = web.client.app.state.serving.model  # type: ignore[attr-defined]
+    scores = web.latest_scores()
+    population = scores.select(
+        "sector", (pl.col("rank") <= 20).alias("selected"),
+        (pl.col("score") > pl.col("score").median()).cast(pl.Int8).alias("label"))
+    audit = FairnessAudit(as_of=scores["as_of"][0], k=20, sponsors=scores.height,
+                          min_ratio=0.8, groups={"sector": group_metrics(population, "sector",
+                                                                         min_support=5)},
+                          proxy={}, bias_scan={"method": "test", "flagged_clusters": []})
+    card = build_model_card(
+        name="sponsor-risk", version=loaded.version, run_id=loaded.info.get("run_id") or "",
+        feature_names=loaded.model.feature_names, descriptions={}, directions={},
+        training_window=loaded.info.get("training_window") or {}, data={}, metrics={},
+        fairness=json_safe(audit.to_dict()), capacity=20, horizon_months=12,
+        fairness_min_ratio=0.8)
+    write_card(card, card_cache_dir(web.settings, loaded.version))
+
+    page = web.client.get("/model").text
+    assert "Fairness gate (fpr_label ratio at least 0.8):" in page
+    for sector in scores["sector"].drop_nulls().value_counts().filter(
+            pl.col("count") >= 5)["sector"].to_list():
+        assert f'<th scope="row">{sector}</th>' in page, sector
+    assert '<a href="/model/card">' in page
+    rendered = web.client.get("/model/card")
+    assert rendered.status_code == 200
+    assert f"<h1>Model card: sponsor-risk version {loaded.version}</h1>" in rendered.text
+    assert "<table>" in rendered.text and "<script" not in rendered.text.split("<main", 1)[1]
