@@ -706,16 +706,23 @@ def run_fairness_audit(predictions: pl.DataFrame, features: pl.DataFrame,
                          gate_metric=gate_metric)
 
 
-def log_fairness_audit(audit: FairnessAudit, artifact_path: str = "fairness") -> None:
-    """Log the audit's metrics and reports to the active MLflow run."""
+def log_fairness_audit(audit: FairnessAudit, mlflow_client: Any, run_id: str,
+                       artifact_path: str = "fairness") -> None:
+    """Log the audit's metrics and reports to a run through an ``MlflowClient`` (no
+    process-wide MLflow state is touched)."""
     import tempfile
+    import time
 
-    import mlflow
+    from mlflow.entities import Metric
 
-    mlflow.log_metrics({k: v for k, v in audit.metrics().items() if math.isfinite(v)})
+    stamp = int(time.time() * 1000)
+    metrics = [Metric(key, value, stamp, 0) for key, value in audit.metrics().items()
+               if math.isfinite(value)]
+    metrics.append(Metric("fairness_gate_passed", float(audit.passed), stamp, 0))
+    mlflow_client.log_batch(run_id, metrics=metrics)
     with tempfile.TemporaryDirectory() as tmp:
         audit.write(Path(tmp))
-        mlflow.log_artifacts(tmp, artifact_path=artifact_path)
+        mlflow_client.log_artifacts(run_id, tmp, artifact_path=artifact_path)
 
 
 def read_audit(path: Path) -> dict[str, Any]:
@@ -733,14 +740,14 @@ def read_run_audit(settings: Any, run_id: str) -> dict[str, Any] | None:
     """The fairness audit logged by a training run, or None when it logged none."""
     import tempfile
 
-    import mlflow.artifacts
     from mlflow.exceptions import MlflowException
+
+    from training.registry import client
 
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            return read_audit(Path(mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path=AUDIT_ARTIFACT, dst_path=tmp,
-                tracking_uri=settings.tracking_uri)))
+            return read_audit(Path(client(settings).download_artifacts(
+                run_id, AUDIT_ARTIFACT, dst_path=tmp)))
     except (MlflowException, OSError):
         return None
 

@@ -340,17 +340,14 @@ def load_model_card(settings: Settings, version: str, run_id: str | None) -> dic
         raise LookupError(f"model version {version} has no card and no run to fetch it from")
     import tempfile
 
-    import mlflow.artifacts
     from mlflow.exceptions import MlflowException
 
     from training.registry import client
 
-    client(settings)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            local = Path(mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path=f"{CARD_ARTIFACT_DIR}/{CARD_JSON}", dst_path=tmp,
-                tracking_uri=settings.tracking_uri))
+            local = Path(client(settings).download_artifacts(
+                run_id, f"{CARD_ARTIFACT_DIR}/{CARD_JSON}", dst_path=tmp))
             card = json.loads(local.read_text(encoding="utf-8"))
     except (MlflowException, OSError) as exc:
         raise LookupError(f"run {run_id} of model version {version} logged no model card; "
@@ -389,8 +386,6 @@ def document_training_run(settings: Settings, result: TrainResult, data: Trainin
     registered version's description and to the home's card cache. Returns the card."""
     import tempfile
 
-    import mlflow
-
     from training.fairness import json_safe, log_fairness_audit
     from training.registry import client, model_info_payload
 
@@ -405,11 +400,10 @@ def document_training_run(settings: Settings, result: TrainResult, data: Trainin
         capacity=result.config.capacity, horizon_months=result.config.horizon_months,
         fairness_min_ratio=settings.fairness_min_ratio)
     mlflow_client = client(settings)
-    with mlflow.start_run(run_id=version.run_id), tempfile.TemporaryDirectory() as tmp:
-        log_fairness_audit(audit)
-        mlflow.log_metric("fairness_gate_passed", float(audit.passed))
-        for path in write_card(card, Path(tmp)):
-            mlflow.log_artifact(str(path), CARD_ARTIFACT_DIR)
+    log_fairness_audit(audit, mlflow_client, version.run_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_card(card, Path(tmp))
+        mlflow_client.log_artifacts(version.run_id, tmp, artifact_path=CARD_ARTIFACT_DIR)
     if version.version:
         mlflow_client.update_model_version(version.name, version.version,
                                            description=card_markdown(card))

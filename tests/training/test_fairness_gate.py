@@ -80,15 +80,18 @@ def _audit(world: dict, features: list[str]) -> FairnessAudit:
                               as_of=AS_OF, min_ratio=0.8, seed=0)
 
 
-def _gate(settings: Settings, audit: FairnessAudit):  # noqa: ANN202 - a GateResult
-    import mlflow
-
+def _new_run(settings: Settings) -> tuple[object, str]:
     from training.registry import client, ensure_experiment
 
-    client(settings)
-    with mlflow.start_run(experiment_id=ensure_experiment(settings, "gate-test")) as run:
-        log_fairness_audit(audit)
-    ctx = GateContext(settings, LoadedModel(None, {"run_id": run.info.run_id, "version": "2"}),
+    mlflow_client = client(settings)
+    run = mlflow_client.create_run(ensure_experiment(settings, "gate-test"))
+    return mlflow_client, run.info.run_id
+
+
+def _gate(settings: Settings, audit: FairnessAudit):  # noqa: ANN202 - a GateResult
+    mlflow_client, run_id = _new_run(settings)
+    log_fairness_audit(audit, mlflow_client, run_id)
+    ctx = GateContext(settings, LoadedModel(None, {"run_id": run_id, "version": "2"}),
                       None, pl.DataFrame())
     return fairness_gate(ctx)
 
@@ -130,14 +133,8 @@ def test_gate_bound_is_the_one_in_force_at_promotion(audits: dict[str, FairnessA
 
 
 def test_gate_refuses_a_run_without_audit(settings: Settings) -> None:
-    import mlflow
-
-    from training.registry import client, ensure_experiment
-
-    client(settings)
-    with mlflow.start_run(experiment_id=ensure_experiment(settings, "gate-test")) as run:
-        mlflow.log_metric("anything", 1.0)
-    ctx = GateContext(settings, LoadedModel(None, {"run_id": run.info.run_id, "version": "3"}),
+    _, run_id = _new_run(settings)
+    ctx = GateContext(settings, LoadedModel(None, {"run_id": run_id, "version": "3"}),
                       None, pl.DataFrame())
     result = fairness_gate(ctx)
     assert not result.passed and "no fairness audit" in result.message

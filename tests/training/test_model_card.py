@@ -124,3 +124,19 @@ def test_card_cache_round_trip(settings: Settings) -> None:
     assert load_model_card(settings, "3", None)["model"]["version"] == "3"
     with pytest.raises(LookupError):
         load_model_card(settings, "4", None)
+
+
+def test_card_is_fetched_from_the_run_when_not_cached(settings: Settings, tmp_path) -> None:
+    from training.model_card import CARD_ARTIFACT_DIR
+    from training.registry import client, ensure_experiment
+
+    mlflow_client = client(settings)
+    run_id = mlflow_client.create_run(ensure_experiment(settings, "card-test")).info.run_id
+    card = _card(["wage_gap"], {"wage_gap": "How far wages fall short"})
+    write_card(card, tmp_path / "card")
+    mlflow_client.log_artifacts(run_id, str(tmp_path / "card"), CARD_ARTIFACT_DIR)
+    assert load_model_card(settings, "7", run_id)["model"]["run_id"] == "abc"
+    assert (card_cache_dir(settings, "7") / "model_card.json").exists()
+    with pytest.raises(LookupError, match="no model card"):
+        load_model_card(settings, "8", mlflow_client.create_run(
+            ensure_experiment(settings, "card-test")).info.run_id)
