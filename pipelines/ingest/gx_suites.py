@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -68,7 +68,7 @@ def _column_expectations(table: Table, rule: Rule) -> list[Any]:
     if rule.kind == "not_null":
         return [gxe.ExpectColumnValuesToNotBeNull(column=_text(col, table), meta=meta)]
     if rule.kind == "in_set":
-        values = [str(v) for v in rule.params["value_set"]]  # type: ignore[union-attr]
+        values = [str(v) for v in cast(list[object], rule.params["value_set"])]
         if isinstance(table.column(col).dtype, pl.List):
             one = "(?:" + "|".join(re.escape(v) for v in values) + ")"
             return [gxe.ExpectColumnValuesToMatchRegex(
@@ -77,7 +77,8 @@ def _column_expectations(table: Table, rule: Rule) -> list[Any]:
     if rule.kind == "between":
         p = rule.params
         return [gxe.ExpectColumnValuesToBeBetween(
-            column=col, min_value=p["min_value"], max_value=p["max_value"],
+            column=col, min_value=cast(float | None, p["min_value"]),
+            max_value=cast(float | None, p["max_value"]),
             strict_min=bool(p["strict_min"]), meta=meta)]
     if rule.kind == "regex":
         return [gxe.ExpectColumnValuesToMatchRegex(
@@ -142,11 +143,11 @@ def build_expectations(table: Table) -> tuple[list[Any], list[str]]:
         if not col.nullable:
             expectations.append(gxe.ExpectColumnToExist(column=col.name, meta=_tag(
                 "required_column_present", "table", f"{col.name} is delivered")))
-    for col in parsed_columns(table):
+    for name in parsed_columns(table):
         expectations.append(gxe.ExpectColumnValuesToNotBeNull(
-            column=col, meta=_tag(parse_rule_name(col), "parse",
-                                  f"{col} parses as {table.column(col).dtype}"),
-            row_condition=_text_present(col)))
+            column=name, meta=_tag(parse_rule_name(name), "parse",
+                                   f"{name} parses as {table.column(name).dtype}"),
+            row_condition=_text_present(name)))
     for rule in row_rules(table):
         found = (_cross_expectations(rule) if rule.kind == "cross_field"
                  else _column_expectations(table, rule))

@@ -34,7 +34,7 @@ def read_clean(warehouse_dir: Path, table: Table) -> pl.DataFrame | None:
     path = warehouse_dir / f"{table.name}.parquet"
     if not (warehouse_dir / MANIFEST).exists() or not path.exists():
         return None
-    return pl.read_parquet(path).select(table.column_names).cast(dict(table.schema))
+    return pl.read_parquet(path).select(table.column_names).cast(table.schema)
 
 
 def merge_clean(table: Table, existing: pl.DataFrame | None, new: pl.DataFrame) -> Merged:

@@ -1,0 +1,154 @@
+"""Ingest of a simulated world: total time, the share spent in great-expectations, and
+peers in the same run.
+
+    uv run python benchmarks/bench_ingest.py                 # 12,000 sponsors, seed 20260701
+    uv run python benchmarks/bench_ingest.py --sponsors 400  # quick look
+
+Runs, each into a fresh warehouse:
+1. the Parquet extract the simulator writes, with great-expectations (the full ingest);
+2. the same, polars checks only (``--skip-gx``): the peer GX is measured against;
+3. the same extract again into warehouse 1 (a re-run): clean tables must keep their bytes;
+4. the same world written as CSV (every column text), polars checks only: the text-parsing
+   path a real supplier's CSV takes.
+The world is simulated in a child process so the peak memory reported is ingest's own.
+Writes benchmarks/results/ingest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipelines.ingest.pipeline import IngestResult, ingest  # noqa: E402
+from sponsorwatch.contract import TABLES  # noqa: E402
+from sponsorwatch.storage import write_json_atomic  # noqa: E402
+from sponsorwatch.validation import LIST_SEPARATOR  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "ingest.json"
+
+
+def simulate(folder: Path, sponsors: int, seed: int) -> float:
+    started = time.perf_counter()
+    code = ("import sys; from pathlib import Path; from pipelines.simulate import write_world; "
+            "write_world(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))")
+    subprocess.run([sys.executable, "-c", code, str(folder), str(sponsors), str(seed)],
+                   check=True, cwd=ROOT)
+    return time.perf_counter() - started
+
+
+def as_csv(world: Path, folder: Path) -> None:
+    """The world's contract tables as CSV files, every value as text."""
+    folder.mkdir(parents=True)
+    for name, table in TABLES.items():
+        source = world / f"{name}.parquet"
+        frame = pl.read_parquet(source if source.exists() else world / name / "*.parquet")
+        lists = [c.name for c in table.columns if isinstance(c.dtype, pl.List)]
+        frame.with_columns(pl.col(c).list.join(LIST_SEPARATOR) for c in lists).write_csv(
+            folder / f"{name}.csv")
+
+
+def timed_ingest(extract: Path, warehouse: Path, run_gx: bool) -> tuple[IngestResult, float]:
+    started = time.perf_counter()
+    result = ingest(extract, warehouse, run_gx=run_gx)
+    return result, time.perf_counter() - started
+
+
+def clean_bytes(warehouse: Path) -> dict[str, bytes]:
+    return {n: (warehouse / f"{n}.parquet").read_bytes() for n in TABLES}
+
+
+def gx_agrees(result: IngestResult) -> bool:
+    """GX unexpected counts equal the polars quarantine counts for every rule."""
+    for name, validation in result.validations.items():
+        gx = {r: n for r, n in validation.unexpected_by_rule().items() if n}
+        polars = {r: n for r, n in result.checked[name].broken.items()
+                  if r not in validation.polars_enforced}
+        if gx != polars or any(o.error for o in validation.outcomes):
+            return False
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sponsors", type=int, default=12_000)
+    parser.add_argument("--seed", type=int, default=20260701)
+    parser.add_argument("--world", type=Path, help="reuse a simulated world folder")
+    parser.add_argument("--no-csv", action="store_true", help="skip the CSV peer run")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp_name:
+        tmp = Path(tmp_name)
+        world = args.world or tmp / "world"
+        simulate_seconds = None if args.world else simulate(world, args.sponsors, args.seed)
+
+        full, full_seconds = timed_ingest(world, tmp / "warehouse-gx", run_gx=True)
+        polars_only, polars_seconds = timed_ingest(world, tmp / "warehouse-polars",
+                                                   run_gx=False)
+        before = clean_bytes(tmp / "warehouse-gx")
+        _, rerun_seconds = timed_ingest(world, tmp / "warehouse-gx", run_gx=False)
+        rerun_identical = clean_bytes(tmp / "warehouse-gx") == before
+
+        csv_run: dict[str, Any] | None = None
+        if not args.no_csv:
+            as_csv(world, tmp / "world-csv")
+            from_csv, csv_seconds = timed_ingest(tmp / "world-csv", tmp / "warehouse-csv",
+                                                 run_gx=False)
+            csv_run = {
+                "seconds_total": round(csv_seconds, 2), "seconds": from_csv.seconds,
+                "quarantined": {n: c["quarantined"]
+                                for n, c in from_csv.manifest["tables"].items()},
+                "clean_equal_to_parquet_run": all(
+                    pl.read_parquet(tmp / "warehouse-csv" / f"{n}.parquet").equals(
+                        pl.read_parquet(tmp / "warehouse-polars" / f"{n}.parquet"))
+                    for n in TABLES)}
+
+    gx_seconds = full.seconds["great_expectations"]
+    rows_in = {n: c["rows_in"] for n, c in full.manifest["tables"].items()}
+    results = {
+        "benchmark": "ingest",
+        "command": " ".join(["uv run python benchmarks/bench_ingest.py", *sys.argv[1:]]),
+        "world": {"sponsors": args.sponsors, "seed": args.seed,
+                  "simulate_seconds": simulate_seconds and round(simulate_seconds, 2),
+                  "rows_in": rows_in, "rows_total": sum(rows_in.values())},
+        "full_ingest_with_gx": {
+            "seconds_total": round(full_seconds, 2), "seconds": full.seconds,
+            "gx_share_of_total": round(gx_seconds / full_seconds, 3),
+            "gx_import_seconds_included": full.seconds["great_expectations_import"],
+            "gx_success": full.manifest["validation"]["success"],
+            "gx_counts_agree_with_polars": gx_agrees(full),
+            "expectations_evaluated": sum(len(v.outcomes) for v in full.validations.values()),
+            "quarantined": {n: c["quarantined"] for n, c in full.manifest["tables"].items()}},
+        "peer_polars_only": {
+            "seconds_total": round(polars_seconds, 2), "seconds": polars_only.seconds,
+            "gx_validation_seconds_per_polars_check_second": round(
+                gx_seconds / max(full.seconds["check"], 1e-9), 1),
+            "full_over_polars_only": round(full_seconds / polars_seconds, 1)},
+        "rerun": {"seconds_total": round(rerun_seconds, 2),
+                  "clean_tables_byte_identical": rerun_identical},
+        "csv_extract_polars_only": csv_run,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count(),
+                    "load_average_1m_at_end": round(__import__("os").getloadavg()[0], 1),
+                    "polars": pl.__version__},
+        "note": "wall-clock on a shared 2-core machine; compare ratios within one run",
+    }
+    write_json_atomic(results, args.out)
+    args.out.chmod(0o644)
+    print(__import__("json").dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
