@@ -71,12 +71,13 @@ def prepare_history(tables: Mapping[str, pl.LazyFrame]) -> dict[str, pl.LazyFram
 def build_feature_history(tables: Mapping[str, pl.LazyFrame], dates: Iterable[dt.date],
                           thresholds: pl.DataFrame, use_sector: bool = True,
                           on_snapshot: Callable[[dt.date, pl.DataFrame], None] | None = None,
-                          ) -> pl.DataFrame | None:
+                          features: Sequence[str] | None = None) -> pl.DataFrame | None:
     """Snapshots for many as-of dates, sharing the reading and sorting of the tables.
 
     Args:
         on_snapshot: called with each date and its collected snapshot (to write it and
             advance a progress bar); when given, nothing is kept and None is returned.
+        features: only these features (see :func:`build_features`).
 
     Returns:
         All snapshots stacked (``as_of`` tells them apart), unless ``on_snapshot`` is given.
@@ -84,7 +85,8 @@ def build_feature_history(tables: Mapping[str, pl.LazyFrame], dates: Iterable[dt
     prepared = prepare_history(tables)
     frames: list[pl.DataFrame] = []
     for day in dates:
-        snapshot = build_features(prepared, day, thresholds, use_sector).collect(engine=ENGINE)
+        snapshot = build_features(prepared, day, thresholds, use_sector,
+                                  features).collect(engine=ENGINE)
         if on_snapshot is None:
             frames.append(snapshot)
         else:
@@ -92,7 +94,8 @@ def build_feature_history(tables: Mapping[str, pl.LazyFrame], dates: Iterable[dt
     if on_snapshot is not None:
         return None
     if not frames:
-        return build_features({}, dt.date(2000, 1, 1), thresholds, use_sector).collect()
+        return build_features({}, dt.date(2000, 1, 1), thresholds, use_sector,
+                              features).collect()
     return pl.concat(frames)
 
 

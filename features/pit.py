@@ -61,9 +61,18 @@ def conform_all(tables: Mapping[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
 
 
 def with_superseded_on(frame: pl.LazyFrame, key: tuple[str, ...]) -> pl.LazyFrame:
-    """Add :data:`SUPERSEDED_ON`: the ``filed_on`` of the next filing of the same key."""
-    return (frame.sort([*key, "filed_on"])
-            .with_columns(pl.col("filed_on").shift(-1).over(list(key)).alias(SUPERSEDED_ON)))
+    """Add :data:`SUPERSEDED_ON`: the ``filed_on`` of the next filing of the same key.
+
+    Sorting on a hash of the key first keeps the sort on numbers almost everywhere; the
+    key itself follows the hash in the sort, so filings of one key always sit together
+    in filing order, and a collision of hashes cannot mix two keys.
+    """
+    same_key = pl.all_horizontal([pl.col(c) == pl.col(c).shift(-1) for c in key])
+    return (frame.with_columns(pl.struct(list(key)).hash().alias("_key_hash"))
+            .sort("_key_hash", *key, "filed_on")
+            .with_columns(pl.when(same_key).then(pl.col("filed_on").shift(-1))
+                          .otherwise(None).alias(SUPERSEDED_ON))
+            .drop("_key_hash"))
 
 
 def filings_as_of(frame: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
@@ -74,10 +83,10 @@ def filings_as_of(frame: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
 def latest_filings(frame: pl.LazyFrame, key: tuple[str, ...], as_of: dt.date) -> pl.LazyFrame:
     """Per key and period, the latest filing with ``filed_on <= as_of``."""
     known = filings_as_of(frame, as_of)
-    if SUPERSEDED_ON in frame.collect_schema():
-        return known.filter(pl.col(SUPERSEDED_ON).is_null()
-                            | (pl.col(SUPERSEDED_ON) > as_of)).drop(SUPERSEDED_ON)
-    return known.filter(pl.col("filed_on") == pl.col("filed_on").max().over(list(key)))
+    if SUPERSEDED_ON not in frame.collect_schema():
+        known = with_superseded_on(known, key)
+    return known.filter(pl.col(SUPERSEDED_ON).is_null()
+                        | (pl.col(SUPERSEDED_ON) > as_of)).drop(SUPERSEDED_ON)
 
 
 def _only_if_known(column: str, known: pl.Expr) -> pl.Expr:
