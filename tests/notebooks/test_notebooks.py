@@ -1,0 +1,80 @@
+"""The notebooks: reviewable as text (each .ipynb agrees with its py:percent twin and holds
+no outputs), and executed end to end against one small scored home, charts rendered."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+from nbclient.exceptions import CellExecutionError
+from nbformat import NotebookNode
+from notebook_runner import NOTEBOOKS, NotebookRunner
+
+NAMES = ("01-explore-world", "02-model-report", "03-retrain")
+
+
+def images(notebook: NotebookNode) -> int:
+    return sum("image/png" in output.get("data", {})
+               for cell in notebook.cells for output in cell.get("outputs", []))
+
+
+def text_of(notebook: NotebookNode) -> str:
+    """Everything the notebook printed or displayed as text or Markdown."""
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", ""))
+            data = output.get("data", {})
+            parts += [data.get("text/plain", ""), data.get("text/markdown", "")]
+    return "\n".join(parts)
+
+
+def cells(notebook: NotebookNode) -> list[tuple[str, str, list[str]]]:
+    return [(c.cell_type, c.source, list(c.metadata.get("tags", []))) for c in notebook.cells]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_agrees_with_its_text_twin(name: str) -> None:
+    twin = jupytext.read(NOTEBOOKS / f"{name}.py")
+    stored = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    assert cells(stored) == cells(twin), (
+        f"{name}.ipynb and {name}.py differ: run `uv run jupytext --sync notebooks/{name}.py`")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_notebook_has_no_outputs(name: str) -> None:
+    stored = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    dirty = [i for i, c in enumerate(stored.cells) if c.cell_type == "code"
+             and (c.outputs or c.execution_count is not None)]
+    assert not dirty, f"{name}.ipynb has outputs in cells {dirty}; clear them before committing"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_takes_a_parameters_cell(name: str) -> None:
+    stored = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    assert any("parameters" in c.metadata.get("tags", []) for c in stored.cells)
+
+
+def test_the_kernel_is_this_python_and_a_failing_cell_fails(
+        notebook_runner: NotebookRunner, tmp_path: Path) -> None:
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import sys\nprint(sys.executable)"),
+        nbformat.v4.new_code_cell("raise RuntimeError('this cell fails on purpose')"),
+        nbformat.v4.new_code_cell("print('never reached')"),
+    ])
+    with pytest.raises(CellExecutionError, match="this cell fails on purpose"):
+        notebook_runner.run(notebook, tmp_path)
+    assert notebook.cells[0].outputs[0]["text"].strip() == sys.executable
+    assert not notebook.cells[2].outputs
+
+
+def test_explore_world_runs_and_draws(explored: NotebookNode, notebook_home: Path) -> None:
+    text = text_of(explored)
+    assert f"home:        {notebook_home}" in text
+    assert "Calibration of the simulated world" in text
+    assert "strongest traces" in text  # the truth section ran on the simulated world
+    # calibration, inspections, typology traces, feature distributions
+    assert images(explored) >= 4
