@@ -20,7 +20,7 @@ from serving.audit import AuditWriter, purge_audit
 from serving.db import create_schema, make_engine, session_factory
 from serving.keys import KeyVerifier
 from serving.metrics import MetricsMiddleware, ServiceMetrics
-from serving.routes import admin, health, model, reviews, scores, sponsors
+from serving.routes import admin, card, health, model, reviews, scores, sponsors
 from serving.state import ServingState, load_state
 from serving.web import install_web
 from sponsorwatch.settings import Settings
@@ -29,7 +29,7 @@ log = logging.getLogger("serving")
 
 #: The API's routers, in the order they appear in the OpenAPI document.
 API_ROUTERS: tuple[APIRouter, ...] = (scores.router, sponsors.router, reviews.router,
-                                      model.router, admin.router, health.router)
+                                      model.router, card.router, admin.router, health.router)
 
 DESCRIPTION = """Risk ranking of recognised sponsors of knowledge migrants, with reasons.
 

@@ -158,7 +158,40 @@ def audit_fairness(
                f"{verdict}; report in {folder}")
 
 
+def model_card(
+    ctx: typer.Context,
+    version: Annotated[str | None, typer.Option(
+        "--version", help="Registered model version [default: the one behind --alias]")] = None,
+    alias: Annotated[str, typer.Option("--alias", help="Registry alias")] = "champion",
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write the card here (.md or .json) instead of printing it")] = None,
+) -> None:
+    """The model card of a registered version (generated at training, never hand-written):
+    fetched from its training run into the home's card cache, which the service reads."""
+    from sponsorwatch.storage import write_json_atomic, write_text_atomic
+    from training.model_card import card_markdown, load_model_card
+    from training.registry import client
+
+    settings = settings_of(ctx)
+    try:
+        mlflow_client = client(settings)
+        found = (mlflow_client.get_model_version(settings.model_name, version) if version
+                 else mlflow_client.get_model_version_by_alias(settings.model_name, alias))
+        card = load_model_card(settings, str(found.version), found.run_id)
+    except Exception as exc:  # noqa: BLE001 - MLflow raises its own types for a missing version
+        _fail(f"no model card for {settings.model_name} "
+              f"{'version ' + version if version else 'alias ' + alias}: {exc}")
+        return
+    if out is None:
+        typer.echo(card_markdown(card))
+    elif out.suffix.lower() == ".json":
+        write_json_atomic(card, out)
+    else:
+        write_text_atomic(card_markdown(card), out)
+
+
 def register(app: typer.Typer) -> None:
+    app.command(name="model-card")(model_card)
     app.command(name="plan")(plan)
     app.command(name="evaluate-plan")(evaluate_plan)
     app.command(name="audit-fairness")(audit_fairness)
