@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import duckdb
 import polars as pl
 
-from features.context import LOOKBACK_MONTHS
+from features.context import FULL_MONTH_HOURS, LOOKBACK_MONTHS
 from features.pit import conform_all
 
 #: Features computed here, each with the same meaning and name as in features.registry.
@@ -96,16 +96,19 @@ paid AS (
 ),
 paid_ratio AS (
     SELECT d.*, d.gross_wage / h.monthly_threshold AS ratio,
-           d.hours_paid / (d.declared_weekly_hours * 52 / 12) AS hours_ratio
+           d.hours_paid / (d.declared_weekly_hours * 52 / 12) AS hours_ratio,
+           coalesce(d.hours_paid / (d.declared_weekly_hours * 52 / 12) >= $full_month, true)
+               AS full_month
     FROM paid d ASOF LEFT JOIN thresholds h
       ON d.scheme = h.scheme AND d.period >= h.valid_from
 ),
 salary AS (
     SELECT sponsor_id,
-           avg(CASE WHEN ratio < 1 THEN 1.0 ELSE 0.0 END) FILTER (WHERE ratio IS NOT NULL)
-               AS salary_below_threshold_share,
-           median(ratio) AS salary_ratio_median,
-           median(gross_wage / declared_monthly_salary) AS salary_paid_vs_declared,
+           avg(CASE WHEN ratio < 1 THEN 1.0 ELSE 0.0 END)
+               FILTER (WHERE ratio IS NOT NULL AND full_month) AS salary_below_threshold_share,
+           median(ratio) FILTER (WHERE full_month) AS salary_ratio_median,
+           median(gross_wage / declared_monthly_salary) FILTER (WHERE full_month)
+               AS salary_paid_vs_declared,
            avg(CASE WHEN hours_ratio > 1.1 THEN 1.0 ELSE 0.0 END)
                FILTER (WHERE hours_ratio IS NOT NULL) AS hours_excess_share
     FROM paid_ratio GROUP BY sponsor_id
@@ -196,5 +199,6 @@ def connect(tables: Mapping[str, pl.LazyFrame], thresholds: pl.DataFrame,
 
 def duckdb_features(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame:
     """The features of :data:`DUCKDB_FEATURES` for sponsors active on ``as_of``."""
-    frame = con.sql(FEATURES_SQL, params={"as_of": as_of, "lookback": LOOKBACK_MONTHS}).pl()
+    params = {"as_of": as_of, "lookback": LOOKBACK_MONTHS, "full_month": FULL_MONTH_HOURS}
+    frame = con.sql(FEATURES_SQL, params=params).pl()
     return frame.select("sponsor_id", *(pl.col(n).cast(pl.Float64) for n in DUCKDB_FEATURES))

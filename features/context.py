@@ -21,6 +21,10 @@ from sponsorwatch.thresholds import with_threshold_in_force
 #: was already there when a cohort window opens).
 LOOKBACK_MONTHS = 37
 
+#: A month with at least this share of the contract hours paid is a full month; the wage
+#: criterion is held against full months only, as jobs start and end mid-month.
+FULL_MONTH_HOURS = 0.9
+
 #: A migrant whose last paid month is this many months before T has left even if the
 #: sponsor filed nothing since (filing lags are one to two months).
 STALE_MONTHS = 3
@@ -100,6 +104,10 @@ class Context:
             (pl.col("gross_wage") / pl.col("threshold")).alias("threshold_ratio"),
             (pl.col("hours_paid") / (pl.col("declared_weekly_hours") * 52 / 12))
             .alias("contract_hours_ratio"),
+        ).with_columns(
+            # the first and last month of a job are paid in part: their hours show it
+            (pl.col("contract_hours_ratio") >= FULL_MONTH_HOURS).fill_null(True)
+            .alias("full_month"),
         ).cache()
 
     @cached_property

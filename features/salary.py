@@ -1,5 +1,9 @@
 """Salary against the criterion: underpayment, bunching at the threshold, paper salaries.
 
+Monthly wages are compared with the monthly criterion in full months only (at least 90%
+of the contract hours paid): a job that starts or ends mid-month is paid in part. Wages per
+hour compare every month, so unpaid overtime shows even where the monthly sum is met.
+
 A wage paid in month M is held against the threshold in force in M for the scheme of the
 migrant's permit; a declared salary against the threshold in force on the day the
 application was submitted (sponsorwatch.thresholds.with_threshold_in_force, listed per day
@@ -25,13 +29,13 @@ EXCESS_HOURS_RATIO = 1.10
 
 FEATURES = (
     Feature("salary_below_threshold_share", FAMILY,
-            "Share of migrant-months in the last 12 months paid below the salary criterion",
+            "Share of full migrant-months in the last 12 months paid below the salary criterion",
             "share", 1),
     Feature("salary_ratio_median", FAMILY,
-            "Median ratio of paid wage to the salary criterion over the last 12 months",
+            "Median ratio of paid wage to the salary criterion, full months of the last 12",
             "ratio", -1),
     Feature("salary_ratio_lowest", FAMILY,
-            "Lowest migrant's median ratio of paid wage to the criterion (last 12 months)",
+            "Lowest migrant's median ratio of paid wage to the criterion (full months, 12)",
             "ratio", -1),
     Feature("salary_bunching_share", FAMILY,
             "Share of migrants paid within 3% above the salary criterion (last 12 months)",
@@ -39,6 +43,12 @@ FEATURES = (
     Feature("salary_paid_vs_declared", FAMILY,
             "Median ratio of paid wage to the salary declared in the permit application",
             "ratio", -1),
+    Feature("hourly_wage_ratio_median", FAMILY,
+            "Median wage per hour paid against the criterion per contract hour (12 months)",
+            "ratio", -1),
+    Feature("hourly_below_threshold_share", FAMILY,
+            "Share of migrant-months whose wage per hour paid is below the criterion's",
+            "share", 1),
     Feature("declared_ratio_median", FAMILY,
             "Median declared salary against the criterion, applications of the last 36 months",
             "ratio", -1),
@@ -121,12 +131,17 @@ def _average_wage(ctx: Context) -> pl.LazyFrame:
 
 def _monthly(ctx: Context) -> pl.LazyFrame:
     """Aggregates over the migrant-months of the last 12 months."""
+    full = pl.col("full_month")
+    ratio = pl.col("threshold_ratio")
+    hourly = ratio / pl.col("contract_hours_ratio")
     months = _wages(ctx).group_by("sponsor_id").agg(
-        (pl.col("threshold_ratio") < 1).filter(pl.col("threshold_ratio").is_not_null())
-        .mean().alias("salary_below_threshold_share"),
-        pl.col("threshold_ratio").median().alias("salary_ratio_median"),
-        (pl.col("gross_wage") / pl.col("declared_monthly_salary")).median()
+        (ratio < 1).filter(full & ratio.is_not_null()).mean()
+        .alias("salary_below_threshold_share"),
+        ratio.filter(full).median().alias("salary_ratio_median"),
+        (pl.col("gross_wage") / pl.col("declared_monthly_salary")).filter(full).median()
         .alias("salary_paid_vs_declared"),
+        hourly.median().alias("hourly_wage_ratio_median"),
+        (hourly < 1).filter(hourly.is_not_null()).mean().alias("hourly_below_threshold_share"),
         pl.col("contract_hours_ratio").median().alias("hours_paid_vs_contract"),
         (pl.col("contract_hours_ratio") > EXCESS_HOURS_RATIO)
         .filter(pl.col("contract_hours_ratio").is_not_null()).mean()
@@ -142,7 +157,8 @@ def _monthly(ctx: Context) -> pl.LazyFrame:
 
 
 def _per_migrant(ctx: Context) -> pl.LazyFrame:
-    by_migrant = ctx.paid.filter(ctx.since(12)).group_by("sponsor_id", "person_key").agg(
+    full_months = ctx.paid.filter(ctx.since(12) & pl.col("full_month"))
+    by_migrant = full_months.group_by("sponsor_id", "person_key").agg(
         pl.col("threshold_ratio").median().alias("migrant_ratio"))
     return by_migrant.group_by("sponsor_id").agg(
         pl.col("migrant_ratio").min().alias("salary_ratio_lowest"),
@@ -153,7 +169,8 @@ def _per_migrant(ctx: Context) -> pl.LazyFrame:
 
 PARTS: tuple[Part, ...] = (
     (_monthly, ("salary_below_threshold_share", "salary_ratio_median",
-                "salary_paid_vs_declared", "hours_paid_vs_contract", "hours_excess_share",
+                "salary_paid_vs_declared", "hourly_wage_ratio_median",
+                "hourly_below_threshold_share", "hours_paid_vs_contract", "hours_excess_share",
                 "salary_identical_share", "migrant_wage_vs_average",
                 "migrant_wage_bill_share")),
     (_per_migrant, ("salary_ratio_lowest", "salary_bunching_share")),

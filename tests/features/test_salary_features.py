@@ -130,3 +130,29 @@ def test_scheme_follows_the_permit_in_force_when_paid() -> None:
     assert s["salary_below_threshold_share"] == pytest.approx(5 / 11)
     # median of 6 x 4500/4000 and 5 x 4500/5500
     assert s["salary_paid_vs_declared"] == pytest.approx(4500 / 4000)
+
+
+def test_part_months_are_not_held_against_the_monthly_criterion() -> None:
+    """A job starting mid-month is paid in part: half the hours, half the wage."""
+    w = World().sponsor("10000001")
+    w.permit("10000001", "x", submitted_on=D(2023, 1, 1), salary=6000)
+    w.pay("10000001", "x", [D(2023, 2, 1)], 3000, hours=CONTRACT_HOURS / 2)
+    w.pay("10000001", "x", months(D(2023, 3, 1), 9), 6000, hours=CONTRACT_HOURS)
+    s = features_of(w)["10000001"]
+    assert s["salary_below_threshold_share"] == 0
+    assert s["salary_ratio_lowest"] == pytest.approx(6000 / 5008)
+    assert s["hourly_below_threshold_share"] == 0
+
+
+def test_unpaid_hours_show_in_the_wage_per_hour() -> None:
+    """5100 a month meets the criterion, but not for 1.3 x the contract hours."""
+    w = World().sponsor("10000001")
+    w.permit("10000001", "x", submitted_on=D(2022, 11, 1), salary=5100)
+    w.pay("10000001", "x", months(D(2023, 1, 1), 5), 5100, hours=CONTRACT_HOURS)
+    w.pay("10000001", "x", months(D(2023, 6, 1), 6), 5100, hours=CONTRACT_HOURS * 1.3)
+    s = features_of(w)["10000001"]
+    assert s["salary_below_threshold_share"] == 0
+    assert s["hourly_below_threshold_share"] == pytest.approx(6 / 11)
+    # median of 5 x 5100/5008 and 6 x 5100/5008/1.3
+    assert s["hourly_wage_ratio_median"] == pytest.approx(5100 / 5008 / 1.3)
+    assert s["hours_excess_share"] == pytest.approx(6 / 11)
