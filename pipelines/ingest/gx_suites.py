@@ -254,6 +254,15 @@ def _to_pandas(parsed: pl.DataFrame) -> Any:
     return parsed.to_pandas()
 
 
+def _example(value: Any) -> str:
+    """An unexpected value as a reader wants it (dates as days, pairs as `a vs b`)."""
+    if isinstance(value, tuple | list):
+        return " vs ".join(_example(v) for v in value)
+    if type(value).__name__ in ("datetime64", "Timestamp", "datetime"):
+        return str(value)[:10]
+    return str(value)
+
+
 def _outcome(result: Any) -> ExpectationOutcome:
     config = result.expectation_config
     kwargs = config.kwargs
@@ -266,7 +275,7 @@ def _outcome(result: Any) -> ExpectationOutcome:
     messages = [str(i.get("exception_message")) for i in infos
                 if isinstance(i, dict) and i.get("raised_exception")]
     error = "; ".join(messages) or None
-    examples = tuple(str(v) for v in (res.get("partial_unexpected_list") or [])[:5])
+    examples = tuple(_example(v) for v in (res.get("partial_unexpected_list") or [])[:5])
     return ExpectationOutcome(
         rule=config.meta.get("rule", ""), kind=config.meta.get("kind", ""),
         expectation=config.type, columns=cols, success=bool(result.success),
