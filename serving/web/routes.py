@@ -104,13 +104,26 @@ class Formats:
         return feature_value(value, unit, self.lang)
 
 
+#: Pages load only their own files; no frames, no inline script or style, no caching of
+#: sponsor data (the back button after sign-out must not show it).
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+
 def render(request: Request, name: str, user: WebUser | None, status_code: int = 200,
            **context: Any) -> HTMLResponse:
     lang = language(request)
     return templates.TemplateResponse(request, name, {
         "t": translator(lang), "lang": lang, "user": user, "csrf": csrf_token(request),
         "fmt": Formats(lang), "here": request_target(request), **context},
-        status_code=status_code)
+        status_code=status_code, headers=PAGE_HEADERS)
 
 
 def _key_status(request: Request) -> KeyStatus:
@@ -274,7 +287,8 @@ def _export(request: Request, user: WebUser, fmt: str) -> Response:
     name = f"sponsorwatch-ranking-{snapshot.as_of}"
     if fmt == "csv":
         return Response(to_csv(frame), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"',
+                                 "Cache-Control": "no-store"})
     about = {"as_of": str(snapshot.as_of), "model_version": snapshot.model_version,
              "filters": str(query.params(page=1)), "rows": str(frame.height),
              "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -284,7 +298,8 @@ def _export(request: Request, user: WebUser, fmt: str) -> Response:
     return Response(
         to_xlsx(frame, about),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"',
+                 "Cache-Control": "no-store"})
 
 
 @router.get("/sponsors/export.csv")

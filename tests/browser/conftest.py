@@ -105,14 +105,20 @@ def live_server(scored_home: Path, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser context (no cookies) and page per test."""
+    """A fresh browser context (no cookies) and page per test. Any script error or
+    console error (a blocked asset, a content-security-policy violation) fails the test."""
     context = browser.new_context(viewport={"width": 1280, "height": 900},
                                   accept_downloads=True)
     context.set_default_timeout(15_000)
+    problems: list[str] = []
+    page = context.new_page()
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
     try:
-        yield context.new_page()
+        yield page
     finally:
         context.close()
+    assert problems == [], problems
 
 
 def sign_in(page: Any, server: LiveServer, role: str = "analyst") -> None:

@@ -453,3 +453,17 @@ def test_model_page_shows_the_fairness_summary_and_renders_the_card(web: Web) ->
     assert rendered.status_code == 200
     assert f"<h1>Model card: sponsor-risk version {loaded.version}</h1>" in rendered.text
     assert "<table>" in rendered.text and "<script" not in rendered.text.split("<main", 1)[1]
+
+
+def test_pages_forbid_frames_foreign_code_and_caching(web: Web) -> None:
+    sponsor = web.latest_scores()["sponsor_id"][0]
+    for path in ("/sponsors", f"/sponsors/{sponsor}", "/model", "/sponsors/export.csv"):
+        headers = web.client.get(path).headers
+        assert headers["cache-control"] == "no-store", path
+        if not path.endswith(".csv"):
+            policy = headers["content-security-policy"]
+            assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+            assert "unsafe-inline" not in policy
+    assert "<script src=\"/static/app.js\"" in web.client.get("/sponsors").text
+    for asset in ("/static/app.css", "/static/app.js", "/static/favicon.svg"):
+        assert web.client.get(asset).status_code == 200, asset
