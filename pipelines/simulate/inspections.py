@@ -203,6 +203,12 @@ def link_phoenixes(pop: Population, rng: np.random.Generator) -> np.ndarray:
     by_officer = rng.random(phoenix.size) < 0.7
     shares_officer[phoenix[by_officer]] = True
     by_address = ~by_officer | (rng.random(phoenix.size) < 0.4)
-    pop.address[phoenix[by_address]] = pop.address[pred[by_address]]
-    pop.postcode4[phoenix[by_address]] = pop.postcode4[pred[by_address]]
+    # A phoenix of a phoenix takes the address its predecessor ends up with: repeat until
+    # the chains settle (they are short).
+    for _ in range(phoenix.size):
+        before = pop.address[phoenix[by_address]].copy()
+        pop.address[phoenix[by_address]] = pop.address[pred[by_address]]
+        pop.postcode4[phoenix[by_address]] = pop.postcode4[pred[by_address]]
+        if np.array_equal(before, pop.address[phoenix[by_address]]):
+            break
     return shares_officer

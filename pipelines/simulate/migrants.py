@@ -30,6 +30,7 @@ def tenure_months(pop: Population) -> np.ndarray:
     """Median months a migrant stays with each sponsor."""
     base = np.array([s.tenure_months for s in SECTORS])[pop.sector]
     base = np.where(pop.is_archetype("university"), 26.0, base)
+    base = np.where(pop.is_archetype("branch_office"), 48.0, base)
     base = np.where(pop.has("shell"), 60.0, base)
     return base
 
@@ -151,6 +152,8 @@ def draw_employments(pop: Population, hires: np.ndarray, year_starts: np.ndarray
 
     ratio = (np.array([s.salary_ratio for s in SECTORS])[sec] * rng.lognormal(0.0, 0.14, m))
     ratio = np.where(consultancy, rng.uniform(1.3, 2.2, m), ratio)
+    ratio = np.where(pop.is_archetype("branch_office")[sponsor], rng.uniform(1.3, 2.5, m),
+                     ratio)
     ratio = np.where(startup, rng.uniform(1.0, 1.12, m), ratio)
     ratio = np.where(uni, rng.uniform(1.02, 1.3, m), ratio)
     # Research pays early-career staff on scales tied to the criterion: near it, moving only

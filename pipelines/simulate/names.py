@@ -67,13 +67,21 @@ def default_register_path() -> Path | None:
 def load_register(path: Path) -> tuple[frozenset[str], frozenset[str]]:
     """Normalised names and KvK numbers on the public register at ``path``."""
     payload = json.loads(path.read_text(encoding="utf-8"))
-    names = frozenset(normalise_name(e["name"]) for e in payload["sponsors"] if e.get("name"))
+    names = frozenset(_normalised(pl.Series([e["name"] for e in payload["sponsors"]
+                                             if e.get("name")], dtype=pl.String)))
     numbers = frozenset(str(e["kvk"]) for e in payload["sponsors"] if e.get("kvk"))
     return names, numbers
 
 
 def normalise_name(name: str) -> str:
+    """Lower case, dots and commas as spaces, single spaces: 'B.V.' and 'b v' compare equal."""
     return " ".join(name.lower().replace(".", " ").replace(",", " ").split())
+
+
+def _normalised(names: pl.Series) -> list[str]:
+    """:func:`normalise_name` for a whole column at once."""
+    return (names.str.to_lowercase().str.replace_all(r"[.,]", " ")
+            .str.replace_all(r"\s+", " ").str.strip_chars().to_list())
 
 
 def pseudonyms(prefix: str, index: np.ndarray, digits: int, salt: int) -> pl.Series:
@@ -112,11 +120,16 @@ def trade_names(sector_names: np.ndarray, legal_forms: np.ndarray, rng: np.rando
     prefix = np.array([_SUFFIX[f][0] for f in legal_forms], dtype=object)
     suffix = np.array([_SUFFIX[f][1] for f in legal_forms], dtype=object)
     names = prefix + words + " " + sector_word + suffix
-    clash = np.array([normalise_name(x) in exclude for x in names], dtype=bool)
-    while clash.any():  # astronomically rare; a longer invented word removes the clash
-        names[clash] = prefix[clash] + words[clash] + "ix " + sector_word[clash] + suffix[clash]
+    def clashes() -> np.ndarray:
+        normal = _normalised(pl.Series(names.astype(str)))
+        return pl.Series(normal).is_in(pl.Series(sorted(exclude), dtype=pl.String).implode()
+                                       ).to_numpy()
+
+    clash = clashes()
+    while clash.any():  # rare; a longer invented word removes the clash
         words[clash] = words[clash] + "ix"
-        clash = np.array([normalise_name(x) in exclude for x in names], dtype=bool)
+        names[clash] = prefix[clash] + words[clash] + " " + sector_word[clash] + suffix[clash]
+        clash = clashes()
     return pl.Series("name", names.astype(str))
 
 

@@ -163,6 +163,9 @@ def _draw_size(pop: Population, rng: np.random.Generator) -> None:
     share = np.where(pop.is_archetype("it_consultancy"), rng.uniform(0.6, 0.95, pop.n), share)
     share = np.where(pop.is_archetype("university"), rng.uniform(0.12, 0.3, pop.n), share)
     pop.locals_ = np.maximum(np.round(pop.stock * (1 - share) / share), 1).astype(np.int64)
+    branch = pop.is_archetype("branch_office")
+    pop.stock[branch] = rng.choice([1.0, 1.0, 1.5, 2.0, 3.0, 4.0], int(branch.sum()))
+    pop.locals_[branch] = (rng.random(int(branch.sum())) < 0.3).astype(np.int64)
 
 
 def _draw_founding(pop: Population, rng: np.random.Generator) -> None:
@@ -172,6 +175,7 @@ def _draw_founding(pop: Population, rng: np.random.Generator) -> None:
     years = np.where(pop.is_archetype("large_firm"), rng.uniform(10, 60, pop.n), years)
     years = np.where(pop.is_archetype("it_consultancy"), rng.lognormal(np.log(4), 0.7, pop.n),
                      years)
+    years = np.where(pop.is_archetype("branch_office"), rng.uniform(0.1, 3.0, pop.n), years)
     pop.founded = pop.recognised - (years * 365.25).astype(np.int64)
 
 
@@ -253,6 +257,9 @@ def _draw_legal_form_and_place(pop: Population, rng: np.random.Generator) -> Non
     pop.legal_form = forms[rng.choice(forms.size, size=pop.n, p=p / p.sum())]
     pop.legal_form[pop.is_archetype("university")] = "STICHTING"
     pop.legal_form[pop.is_archetype("large_firm") & (rng.random(pop.n) < 0.4)] = "NV"
+    branch = pop.is_archetype("branch_office")
+    pop.legal_form[branch] = np.where(rng.random(int(branch.sum())) < 0.8, "FOREIGN_ENTITY",
+                                      "BV")
     pop.legal_form[pop.has("shell")] = "BV"
     # Postcode areas: denser in the Randstad (1000-3999) and Eindhoven (5600s).
     region = rng.choice(4, size=pop.n, p=[0.35, 0.3, 0.2, 0.15])

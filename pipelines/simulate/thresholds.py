@@ -36,6 +36,11 @@ class Thresholds:
     def in_month(self, scheme: np.ndarray, months: np.ndarray) -> np.ndarray:
         """The higher of the thresholds in force on the month's first and last day, so a
         wage meeting it meets the criterion all month."""
-        first = self.on_days(scheme, first_day(months))
-        last = self.on_days(scheme, first_day(months + 1) - 1)
-        return np.maximum(first, last)
+        lo, hi = int(months.min(initial=0)), int(months.max(initial=0))
+        span = np.arange(lo, hi + 1)
+        table = np.empty((len(SCHEMES), span.size))
+        for si in range(len(SCHEMES)):
+            scheme_index = np.full(span.size, si)
+            table[si] = np.maximum(self.on_days(scheme_index, first_day(span)),
+                                   self.on_days(scheme_index, first_day(span + 1) - 1))
+        return table[scheme, months - lo]

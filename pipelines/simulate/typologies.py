@@ -120,6 +120,11 @@ ARCHETYPES: tuple[Archetype, ...] = (
     Archetype("it_consultancy", {"ict": 0.22, "business_services": 0.04},
               "IT consultancy: most staff are migrants, salaries well above the criterion",
               True, 0.5),
+    Archetype("branch_office", {"ict": 0.05, "business_services": 0.06, "wholesale": 0.06,
+                                "manufacturing": 0.05},
+              "Dutch branch of a foreign company: newly registered, one to four expatriates "
+              "and hardly any local staff (the wage bill is the migrants'), officers from a "
+              "trust office, salaries far above the criterion", True, 0.3),
 )
 
 ARCHETYPE_NAMES: tuple[str, ...] = tuple(a.name for a in ARCHETYPES)

@@ -268,7 +268,10 @@ def _permits_frame(emp: Employments, ids: pl.Series, persons: pl.Series) -> pl.D
 
 def _payroll_frame(rows, emp: Employments, ids: pl.Series,  # noqa: ANN001
                    persons: pl.Series) -> pl.DataFrame:
-    order = np.lexsort((rows.filed_on, rows.period, rows.employment))
+    # One int64 key (employment, period, filing day) sorts faster than a lexsort.
+    key = ((rows.employment.astype(np.int64) << 32) | ((rows.period - rows.period.min(
+        initial=0)) << 16) | (rows.filed_on - rows.filed_on.min(initial=0)))
+    order = np.argsort(key, kind="stable")
     return _conform(pl.DataFrame({
         "sponsor_id": ids.gather(rows.sponsor[order]),
         "person_key": persons.gather(rows.employment[order]),
@@ -319,21 +322,19 @@ def _inspections_frame(insp, ids: pl.Series) -> pl.DataFrame:  # noqa: ANN001
         "closed_on": date_series("closed_on", insp.closed[order]),
         "selection": insp.selection[order].astype(str),
         "outcome": insp.outcome[order].astype(str),
-        "findings": pl.Series([insp.findings[i] for i in order.tolist()],
-                              dtype=pl.List(pl.String)),
+        "findings": pl.Series("findings", [insp.findings[i] for i in order.tolist()],
+                              dtype=pl.List(pl.String), strict=False),
         "fine_eur": pl.Series(insp.fine[order], dtype=pl.Float64, nan_to_null=True),
     })
     return _conform(frame, "inspections")
 
 
 def _truth_frame(pop: Population, ids: pl.Series) -> pl.DataFrame:
-    labels = np.array(TYPOLOGY_NAMES, dtype=object)
-    typologies = [labels[row].tolist() for row in pop.typologies]
     abusive = pop.is_abusive
     return _conform(pl.DataFrame({
         "sponsor_id": ids,
         "is_abusive": abusive,
-        "typologies": pl.Series(typologies, dtype=pl.List(pl.String)),
+        "typologies": _lists(*np.nonzero(pop.typologies), np.array(TYPOLOGY_NAMES), pop.n),
         "abuse_from": date_series("abuse_from", np.where(abusive, pop.abuse_from, NEVER)),
     }), "truth")
 
@@ -347,6 +348,17 @@ def _profile(pop: Population, ids: pl.Series) -> pl.DataFrame:
         "hard_negative": hard & ~pop.is_abusive,
         "predecessor": _optional_ids(ids, pop.predecessor),
     })
+
+
+def _lists(row: np.ndarray, col: np.ndarray, labels: np.ndarray, n: int) -> pl.Series:
+    """A list column of ``n`` rows: row i holds labels[col] of the (row, col) pairs with row i,
+    in column order; empty where there are none."""
+    long = pl.DataFrame({"row": row.astype(np.int64), "label": labels[col].astype(str)})
+    grouped = long.group_by("row").agg("label")
+    return (pl.DataFrame({"row": np.arange(n, dtype=np.int64)})
+            .join(grouped, on="row", how="left", maintain_order="left")
+            .select(pl.col("label").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+            .to_series().alias("typologies"))
 
 
 def _optional_ids(ids: pl.Series, index: np.ndarray) -> pl.Series:

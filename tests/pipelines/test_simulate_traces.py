@@ -55,7 +55,8 @@ def test_every_typology_and_archetype_occurs(world: World) -> None:
     for name in TYPOLOGY_NAMES:
         assert _with(world, name).len() >= 3, name
     archetypes = set(world.profile.filter(pl.col("hard_negative"))["archetype"])
-    assert archetypes == {"university", "startup", "large_firm", "it_consultancy"}
+    assert archetypes == {"university", "startup", "large_firm", "it_consultancy",
+                          "branch_office"}
 
 
 def test_abuse_is_a_few_percent_and_every_sector_has_some(world: World) -> None:
