@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from sponsorwatch.settings import Settings
+from training.fairness import fairness_gate
 from training.metrics import precision_at_k
 from training.model import RiskModel
 
@@ -308,7 +309,7 @@ def beats_champion(ctx: GateContext) -> GateResult:
 
 #: Every gate a challenger must pass to become champion, in order. The fairness gate of
 #: issue 8 is appended here (a function ``GateContext -> GateResult``).
-PROMOTION_GATES: list[Gate] = [beats_champion]
+PROMOTION_GATES: list[Gate] = [beats_champion, fairness_gate]
 
 
 @dataclass(frozen=True)
