@@ -82,3 +82,36 @@ def test_audit_fairness_of_a_snapshot(home: Path) -> None:
     assert sum(row["selected"] for row in audit["groups"]["sector"]) == 40
     assert "balanced_accuracy" in audit["proxy_check"] or "skipped" in audit["proxy_check"]
     assert (folder / "fairness_audit.md").read_text().startswith("# Fairness audit")
+
+
+def test_inverse_propensity_estimates_cover_the_truth_of_the_small_world(home: Path) -> None:
+    """The bench_plan_ipw acceptance on the small world: outcomes simulated from the truth
+    with the simulator's inspection model; 9 of 10 seeds within the plan's own interval."""
+    from pipelines.simulate.inspections import MINOR_BREACH
+    from pipelines.simulate.typologies import TYPOLOGIES
+    from sponsorwatch.settings import Settings
+    from training.evaluation import find_truth
+    from training.plan import (
+        build_inspection_plan,
+        evaluate_plan,
+        load_score_snapshot,
+        simulate_inspection_outcomes,
+        true_rates,
+        violation_probability,
+    )
+
+    settings = Settings(home=home)
+    scores, day = load_score_snapshot(settings.scores_dir)
+    truth_file = find_truth(settings.warehouse_dir)
+    assert truth_file is not None
+    chances = violation_probability(pl.read_parquet(truth_file),
+                                    {t.name: t.detection for t in TYPOLOGIES}, day,
+                                    MINOR_BREACH)
+    covered = {"precision_risk_based": 0, "prevalence_all": 0, "precision_top_k": 0}
+    for seed in range(10):
+        plan, _ = build_inspection_plan(scores, 40, 0.3, seed)
+        result = evaluate_plan(simulate_inspection_outcomes(plan, chances, seed), top_k=40)
+        target = true_rates(plan, scores, chances, 40)
+        for key in covered:
+            covered[key] += result[key]["lo"] <= target[key] <= result[key]["hi"]
+    assert all(count >= 9 for count in covered.values()), covered
