@@ -102,12 +102,9 @@ def _text_of(name: str, dtype: pl.DataType) -> pl.Expr:
     """The value as text, blank meaning missing: what a parser of CSV would see."""
     if dtype == pl.Null():
         return pl.lit(None, dtype=pl.String())
-    if isinstance(dtype, pl.List):
-        text = pl.col(name).cast(pl.List(pl.String())).list.join(LIST_SEPARATOR)
-    elif dtype != pl.String() and not isinstance(dtype, pl.Categorical | pl.Enum):
-        return pl.col(name).cast(pl.String())  # a typed value is never blank
-    else:
-        text = pl.col(name).cast(pl.String())
+    text = _raw_text(name, dtype)
+    if not isinstance(dtype, pl.List | pl.String | pl.Categorical | pl.Enum):
+        return text  # a typed value is never blank
     stripped = text.str.strip_chars()
     return pl.when(stripped == "").then(None).otherwise(stripped)
 
@@ -143,7 +140,7 @@ def _convert(table: Table, name: str, source: pl.DataType, target: pl.DataType,
         if isinstance(source, pl.Categorical | pl.Enum):
             return col.cast(pl.String())
     elif source == pl.String() or isinstance(source, pl.Categorical | pl.Enum):
-        return _parse_text(_text_of(name, pl.String()).cast(pl.String()), target)
+        return _parse_text(_text_of(name, pl.String()), target)
     elif target == pl.Date() and isinstance(source, pl.Datetime):
         return col.dt.date()
     elif target == pl.Int64() and source.is_integer():
@@ -221,8 +218,6 @@ def rule_flags(table: Table | str, parsed: pl.DataFrame,
 
 def broken_rules_list(flags: pl.DataFrame) -> pl.Series:
     """Per row, the names of the rules it breaks (empty list when none)."""
-    if flags.width == 0:
-        return pl.Series(RULES_BROKEN, [[]] * flags.height, dtype=pl.List(pl.String()))
     return flags.select(pl.concat_list(
         [pl.when(pl.col(n)).then(pl.lit(n)) for n in flags.columns]
     ).list.drop_nulls().alias(RULES_BROKEN)).to_series()
@@ -261,8 +256,8 @@ def split_rows(table: Table, frame: pl.DataFrame, parsed: pl.DataFrame,
                known: Mapping[str, pl.Series] | None = None) -> ValidatedRows:
     """:func:`validate_rows` for a frame already parsed by :func:`parse_table`."""
     flags = rule_flags(table, parsed, known)
-    bad = (flags.select(pl.any_horizontal(pl.all()).alias("bad")).to_series()
-           if flags.width else pl.Series("bad", [False] * parsed.height))
+    # never empty: every table has a key rule
+    bad = flags.select(pl.any_horizontal(pl.all()).alias("bad")).to_series()
     clean = parsed.select(table.column_names).filter(~bad)
     source_cols = [c for c in frame.columns if c.startswith(SOURCE_PREFIX)]
     broken = broken_rules_list(flags.filter(bad))

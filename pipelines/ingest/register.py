@@ -102,7 +102,7 @@ def check_extract_against_register(register: Register,
     findings = check_register(register)
     known = register.entries["kvk"].drop_nulls().unique()
     extract_ids = sponsor_ids.unique().sort()
-    missing = extract_ids.filter(~extract_ids.is_in(known))
+    missing = extract_ids.filter(~extract_ids.is_in(known.implode()))
     findings.extract_sponsors = sponsor_ids.n_unique()
     findings.sponsors_not_on_register = missing.len()
     findings.sponsors_not_on_register_examples = missing.head(EXAMPLES).to_list()

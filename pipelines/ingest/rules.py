@@ -37,17 +37,10 @@ class CheckedTable:
     quarantined: pl.DataFrame
     #: Rows breaking each rule (a row may break several).
     broken: dict[str, int]
-    #: Reference values the rows were checked against (``{"sponsors": ids}``).
-    known: Mapping[str, pl.Series]
 
     @property
     def rows_in(self) -> int:
         return self.raw.frame.height
-
-
-def sorted_by_key(table: Table, frame: pl.DataFrame) -> pl.DataFrame:
-    """Rows in key order (keys are unique in the clean layer, so the order is total)."""
-    return frame.sort(list(table.key), nulls_last=True, maintain_order=True)
 
 
 def check_table(raw: RawTable, known: Mapping[str, pl.Series]) -> CheckedTable:
@@ -66,5 +59,4 @@ def check_table(raw: RawTable, known: Mapping[str, pl.Series]) -> CheckedTable:
     if clean.height + quarantined.height != raw.frame.height:  # the invariant ingest rests on
         raise AssertionError(f"{table.name}: rows lost between read and split")
     quarantined = quarantined.sort(["_source_file", "_source_row"])
-    return CheckedTable(table, raw, parsed, sorted_by_key(table, clean), quarantined,
-                        rule_counts(quarantined), known)
+    return CheckedTable(table, raw, parsed, clean, quarantined, rule_counts(quarantined))
