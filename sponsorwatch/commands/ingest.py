@@ -91,6 +91,11 @@ def _run(warehouse_dir: Path, extract: Path, register_file: Path | None, run_gx:
     verdict = {None: "not run", True: "passed", False: "failed (see report)"}[
         result.manifest["validation"]["success"]]
     typer.echo(f"great-expectations: {verdict}")
+    if result.register is not None:
+        found = result.register
+        typer.echo(f"register: {found.sponsors_not_on_register:,} of {found.extract_sponsors:,} "
+                   f"sponsors not on it; {len(found.entries_without_kvk)} entries without a "
+                   "KvK number")
     typer.echo(f"report: {warehouse_dir / result.manifest['validation']['report']}")
 
 
