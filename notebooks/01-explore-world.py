@@ -33,6 +33,7 @@ SEED = 20260701  # its seed
 TOP_FEATURES = 8  # features per chart
 
 # %%
+import dataclasses
 import json
 from pathlib import Path
 
@@ -43,7 +44,7 @@ import polars as pl
 from IPython.display import Markdown, display
 from notebook_glue import notebook_settings, show, standardised_differences
 
-from features.store import scan_snapshots
+from features.store import read_store_manifest, scan_snapshots
 from sponsorwatch.storage import read_manifest, scan_warehouse
 from training.evaluation import find_truth
 from training.stage import feature_meta, load_training_set
@@ -54,7 +55,10 @@ pl.Config.set_tbl_rows(30)
 settings = notebook_settings(SPONSORS, SEED)
 tables = scan_warehouse(settings.warehouse_dir)
 manifest = read_manifest(settings.warehouse_dir)
-meta = feature_meta(settings.use_sector)
+# The features as the home's store holds them (a store built by an older feature set keeps
+# its own list), described by the registry.
+stored_names = read_store_manifest(settings.features_dir)["feature_names"]
+meta = dataclasses.replace(feature_meta(settings.use_sector), names=stored_names)
 print(f"home:        {settings.home}")
 print(f"extract:     {manifest.get('extract_path')}")
 print(f"ingested at: {manifest.get('ingested_at')}")

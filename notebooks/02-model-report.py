@@ -191,10 +191,12 @@ else:
     for ax, grouping in zip(axes[0], groupings, strict=True):
         rows = audit["groups"][grouping]
         names = [str(r[grouping]) for r in rows]
-        rate = np.array([r["selection_rate"] or 0.0 for r in rows])
-        low = np.array([r["selection_rate_lo"] or 0.0 for r in rows])
-        high = np.array([r["selection_rate_hi"] or 0.0 for r in rows])
-        ax.barh(names, rate, xerr=[rate - low, high - rate], color="tab:purple", alpha=0.7)
+        rate, low, high = (np.array([r[c] for r in rows], dtype=float) for c in
+                           ("selection_rate", "selection_rate_lo", "selection_rate_hi"))
+        # Interval ends can sit a rounding error inside a rate of 0 or 1.
+        errors = np.clip(np.nan_to_num([rate - low, high - rate]), 0, None)
+        ax.barh(names, np.nan_to_num(rate), xerr=errors, color="tab:purple", alpha=0.7)
+        ax.axvline(audit["k"] / audit["sponsors"], color="black", linestyle=":")
         ax.set(title=f"share in the top {audit['k']} by {grouping}", xlabel="share (95% CI)")
     fig.tight_layout()
     show(fig)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import nbformat
 from nbformat import NotebookNode
@@ -58,3 +60,12 @@ def write_kernel_spec(folder: Path) -> Path:
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Python 3 (sponsorwatch venv)", "language": "python"}))
     return folder
+
+
+def load_notebook_glue() -> ModuleType:
+    """The notebooks' glue module, imported from its file as the notebooks import it."""
+    spec = importlib.util.spec_from_file_location("notebook_glue", NOTEBOOKS / "notebook_glue.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -11,7 +11,9 @@ import nbformat
 import pytest
 from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode
-from notebook_runner import NOTEBOOKS, NotebookRunner
+from notebook_runner import NOTEBOOKS, NotebookRunner, load_notebook_glue
+
+from sponsorwatch.settings import Settings
 
 NAMES = ("01-explore-world", "02-model-report", "03-retrain")
 
@@ -71,6 +73,13 @@ def test_the_kernel_is_this_python_and_a_failing_cell_fails(
     assert not notebook.cells[2].outputs
 
 
+def test_the_notebooks_take_the_scored_home_as_prepared(notebook_home: Path) -> None:
+    """Otherwise they would refuse it (and, unset, build their own world)."""
+    glue = load_notebook_glue()
+    assert glue.is_prepared(Settings(home=notebook_home))
+    assert not glue.is_prepared(Settings(home=notebook_home / "nothing-here"))
+
+
 def test_explore_world_runs_and_draws(explored: NotebookNode, notebook_home: Path) -> None:
     text = text_of(explored)
     assert f"home:        {notebook_home}" in text
@@ -78,3 +87,27 @@ def test_explore_world_runs_and_draws(explored: NotebookNode, notebook_home: Pat
     assert "strongest traces" in text  # the truth section ran on the simulated world
     # calibration, inspections, typology traces, feature distributions
     assert images(explored) >= 4
+
+
+def test_retrain_registers_a_challenger_and_runs_the_gates(retrained: NotebookNode,
+                                                           notebook_home: Path) -> None:
+    from training.registry import CHALLENGER, load_model
+
+    text = text_of(retrained)
+    assert "registered sponsor-risk v2 as challenger" in text
+    assert "beats_champion" in text  # the gate verdicts were shown
+    assert "promoted version 2" in text or "refused to promote version 2" in text
+    _, challenger = load_model(Settings(home=notebook_home), CHALLENGER)
+    assert challenger["version"] == "2"
+    assert challenger["tags"].get("promotion_gates")  # the gates' verdicts were recorded
+    assert images(retrained) >= 1  # the runs compared
+
+
+def test_model_report_runs_and_draws(reported: NotebookNode) -> None:
+    text = text_of(reported)
+    assert "sponsor-risk v" in text
+    assert "crude_rule" in text and "logistic" in text  # the baselines beside the model
+    assert "comparing v" in text and "rank correlation" in text  # two versions compared
+    assert "reasons" in text
+    # precision at k, calibration, precision curve, importance, SHAP, reasons, comparison
+    assert images(reported) >= 7
