@@ -15,8 +15,11 @@ import polars as pl
 
 from sponsorwatch.contract import TABLES, Table
 from sponsorwatch.validation import (
+    TEXT_SUFFIX,
     ContractViolation,
+    parse_rule_name,
     parse_table,
+    parsed_columns,
     rule_counts,
     split_rows,
 )
@@ -43,11 +46,31 @@ class CheckedTable:
         return self.raw.frame.height
 
 
+#: A column with at least this many values of which none parses has the wrong type as a
+#: whole (dates written DD-MM-YYYY throughout, say): that stops ingest. Fewer values, or
+#: some that parse, and each unparseable value only quarantines its own row.
+WRONG_TYPE_MIN_VALUES = 20
+
+
+def refuse_wrong_type(table: Table, parsed: pl.DataFrame, files: str) -> None:
+    """Raise IngestError for a column none of whose (enough) values parses."""
+    for name in parsed_columns(table):
+        text = parsed.get_column(name + TEXT_SUFFIX)
+        delivered = text.len() - text.null_count()
+        if delivered >= WRONG_TYPE_MIN_VALUES and parsed.get_column(name).null_count() == (
+                parsed.height):
+            raise IngestError(files, name, parse_rule_name(name),
+                              f"none of its {delivered:,} values parses as "
+                              f"{table.column(name).dtype} (first: {text.drop_nulls()[0]!r})",
+                              table.name)
+
+
 def check_table(raw: RawTable, known: Mapping[str, pl.Series]) -> CheckedTable:
     """Parse ``raw`` to contract types and split it into clean and quarantined rows.
 
     Raises:
-        IngestError: for a table-level problem, naming the file and column.
+        IngestError: for a table-level problem, naming the file and column: a column
+            missing or of an unconvertible type, or one in which no value parses.
     """
     table = TABLES[raw.table]
     files = ", ".join(f.relative for f in raw.files)
@@ -55,6 +78,7 @@ def check_table(raw: RawTable, known: Mapping[str, pl.Series]) -> CheckedTable:
         parsed = parse_table(table, raw.frame, files)
     except ContractViolation as exc:
         raise IngestError.from_violation(exc, files) from exc
+    refuse_wrong_type(table, parsed, files)
     clean, quarantined = split_rows(table, raw.frame, parsed, known)
     if clean.height + quarantined.height != raw.frame.height:  # the invariant ingest rests on
         raise AssertionError(f"{table.name}: rows lost between read and split")

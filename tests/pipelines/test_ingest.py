@@ -181,6 +181,19 @@ def test_identifier_stored_as_a_number_stops(tmp_path: Path, ingested: Path) -> 
     _assert_stops(extract, ingested, "sponsors.parquet", "'sponsor_id'", "sponsor_id_type")
 
 
+def test_a_column_in_which_no_value_parses_stops(tmp_path: Path, ingested: Path) -> None:
+    rows = clean_rows()
+    template = rows["payroll"][0]
+    rows["payroll"] = [{**template, "person_key": f"p{i}", "period": "01-01-2024"}
+                       for i in range(25)]
+    _assert_stops(write_extract(tmp_path / "bad", rows), ingested,
+                  "payroll.csv", "'period'", "period_parseable", "'01-01-2024'")
+    # one such value among parseable ones only quarantines its row (see the damaged extract)
+    rows["payroll"][0]["period"] = "2024-01-01"
+    result = ingest(write_extract(tmp_path / "mixed", rows), ingested, run_gx=False)
+    assert result.manifest["rules_broken"]["payroll"] == {"period_parseable": 24}
+
+
 def test_missing_table_stops_on_a_first_ingest(tmp_path: Path) -> None:
     rows = clean_rows()
     del rows["inspections"]
