@@ -45,14 +45,22 @@ def conform(table: Table, frame: pl.LazyFrame | None) -> pl.LazyFrame:
     if frame is None:
         return pl.LazyFrame(schema={c: table.column(c).dtype for c in wanted})
     present = frame.collect_schema()
-    columns = [
-        (pl.col(c) if c in present else pl.lit(None)).cast(table.column(c).dtype,
-                                                            strict=False).alias(c)
-        for c in wanted
-    ]
+    columns = [_typed(c, table.column(c).dtype, present.get(c)) for c in wanted]
     if SUPERSEDED_ON in present:
         columns.append(pl.col(SUPERSEDED_ON).cast(pl.Date))
     return frame.select(columns)
+
+
+def _typed(name: str, dtype: pl.DataType, given: pl.DataType | None) -> pl.Expr:
+    """Column ``name`` as ``dtype``; ISO text dates (as JSON carries them) are parsed.
+
+    Casts are strict: a value that does not fit raises rather than turning into null.
+    """
+    if given is None:
+        return pl.lit(None, dtype=dtype).alias(name)
+    if given == pl.String and dtype == pl.Date:
+        return pl.col(name).str.to_date("%Y-%m-%d").alias(name)
+    return pl.col(name).cast(dtype).alias(name)
 
 
 def conform_all(tables: Mapping[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
