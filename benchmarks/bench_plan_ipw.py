@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_fairness import SEED, ensure_world  # noqa: E402 - the same world as the audit
 
 RESULTS = ROOT / "benchmarks" / "results" / "plan_ipw.json"
-ESTIMATES = ("precision_risk_based", "prevalence_all", "precision_top_k")
 REQUIRED_COVERED = 9
 
 
@@ -54,16 +53,21 @@ def find_truth_file(home: Path) -> Path:
     return found
 
 
+def _mean(rows: list[dict[str, Any]], field: str) -> dict[str, float]:
+    from training.plan import ESTIMATES
+
+    return {key: round(sum(r[key][field] for r in rows) / len(rows), 4) for key in ESTIMATES}
+
+
 def run(home: Path, seeds: int, shares: list[float]) -> dict[str, Any]:
     import polars as pl
 
     from sponsorwatch.settings import Settings
     from training.plan import (
+        ESTIMATES,
         build_inspection_plan,
-        evaluate_plan,
+        coverage_over_seeds,
         load_score_snapshot,
-        simulate_inspection_outcomes,
-        true_rates,
         violation_probability,
     )
 
@@ -76,44 +80,23 @@ def run(home: Path, seeds: int, shares: list[float]) -> dict[str, Any]:
     chances = violation_probability(truth, detection, day, minor)
     k = settings.inspection_capacity
     designs: list[dict[str, Any]] = []
-    work_seconds = 0.0
+    started = time.perf_counter()
     for share in shares:
-        rows = []
-        covered = dict.fromkeys(ESTIMATES, 0)
-        for seed in range(seeds):
-            started = time.perf_counter()
-            plan, design = build_inspection_plan(scores, k, share, seed)
-            outcomes = simulate_inspection_outcomes(plan, chances, seed + 10_000)
-            result = evaluate_plan(outcomes, top_k=k)
-            work_seconds += time.perf_counter() - started
-            target = true_rates(plan, scores, chances, k)
-            abuse = true_rates(plan, scores, chances, k, column="abusive")
-            row: dict[str, Any] = {"seed": seed, "violations_found": int(
-                outcomes["outcome"].sum())}
-            for key in ESTIMATES:
-                estimate = result[key]
-                inside = estimate["lo"] is not None and estimate["lo"] <= target[key] <= \
-                    estimate["hi"]
-                covered[key] += inside
-                row[key] = {"estimate": round(estimate["estimate"], 4),
-                            "lo": round(estimate["lo"], 4), "hi": round(estimate["hi"], 4),
-                            "true_violation_rate": round(target[key], 4),
-                            "true_abuse_rate": round(abuse[key], 4), "covered": inside}
-            rows.append(row)
+        rows = coverage_over_seeds(scores, chances, k, share, seeds)
+        _, design = build_inspection_plan(scores, k, share, 0)
+        covered = {key: sum(r[key]["covered"] for r in rows) for key in ESTIMATES}
         designs.append({
             "capacity": k, "random_share": share, "risk_based": design.risk_based,
             "random": design.random, "random_probability": design.random_probability,
             "covered": covered,
             "passed": all(count >= REQUIRED_COVERED for count in covered.values()),
-            "mean_estimate": {key: round(sum(r[key]["estimate"] for r in rows) / seeds, 4)
-                              for key in ESTIMATES},
-            "mean_true_violation_rate": {
-                key: round(sum(r[key]["true_violation_rate"] for r in rows) / seeds, 4)
-                for key in ESTIMATES},
-            "mean_interval_width": {
-                key: round(sum(r[key]["hi"] - r[key]["lo"] for r in rows) / seeds, 4)
-                for key in ESTIMATES},
+            "mean_estimate": _mean(rows, "estimate"),
+            "mean_true_violation_rate": _mean(rows, "true_violation_rate"),
+            "mean_true_abuse_rate": _mean(rows, "true_abuse_rate"),
+            "mean_interval_width": {key: round(sum(r[key]["hi"] - r[key]["lo"] for r in rows)
+                                               / seeds, 4) for key in ESTIMATES},
             "seeds": rows})
+    work_seconds = time.perf_counter() - started
     plans = seeds * len(shares)
     return {
         "world": {"home": str(home), "as_of": str(day), "sponsors_ranked": scores.height,
@@ -124,7 +107,7 @@ def run(home: Path, seeds: int, shares: list[float]) -> dict[str, Any]:
         "acceptance": {"required_covered_of": f"{REQUIRED_COVERED} of {seeds}",
                        "passed": all(d["passed"] for d in designs)},
         "designs": designs,
-        "timing": {"plan_and_evaluate_ms": round(1000 * work_seconds / plans, 1),
+        "timing": {"plan_simulate_evaluate_ms": round(1000 * work_seconds / plans, 1),
                    "peer": "reading the score snapshot (parquet) once",
                    "peer_ms": round(1000 * read_seconds, 1),
                    "ratio": round(work_seconds / plans / read_seconds, 2)},

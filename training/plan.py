@@ -423,3 +423,34 @@ def write_plan(plan: pl.DataFrame, design: PlanDesign, home: Path, as_of: date,
                 else:
                     flat.write_json(tmp)
     return path
+
+
+ESTIMATES: tuple[str, ...] = ("precision_risk_based", "prevalence_all", "precision_top_k")
+
+
+def coverage_over_seeds(scores: pl.DataFrame, chances: pl.DataFrame, capacity: int,
+                        random_share: float, seeds: int, top_k: int | None = None
+                        ) -> list[dict[str, Any]]:
+    """Close the loop on a simulated world: for each seed draw a plan, simulate its
+    inspections from the truth (:func:`violation_probability`), evaluate, and compare each
+    estimate with its true value. One row per seed: per estimate ``estimate, lo, hi,
+    true_violation_rate, true_abuse_rate, covered``."""
+    k = top_k or capacity
+    rows: list[dict[str, Any]] = []
+    for seed in range(seeds):
+        plan, _ = build_inspection_plan(scores, capacity, random_share, seed)
+        outcomes = simulate_inspection_outcomes(plan, chances, seed + 10_000)
+        result = evaluate_plan(outcomes, top_k=k)
+        target = true_rates(plan, scores, chances, k)
+        abuse = true_rates(plan, scores, chances, k, column="abusive")
+        row: dict[str, Any] = {"seed": seed,
+                               "violations_found": int(outcomes["outcome"].sum() or 0)}
+        for key in ESTIMATES:
+            estimate = result[key]
+            covered = estimate["lo"] is not None and \
+                estimate["lo"] <= target[key] <= estimate["hi"]
+            row[key] = {"estimate": estimate["estimate"], "lo": estimate["lo"],
+                        "hi": estimate["hi"], "true_violation_rate": target[key],
+                        "true_abuse_rate": abuse[key], "covered": covered}
+        rows.append(row)
+    return rows
