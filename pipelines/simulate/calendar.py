@@ -6,6 +6,7 @@ A day is the number of days since 1970-01-01; a month is the number of months si
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import numpy as np
@@ -24,9 +25,30 @@ def date_of(day: int) -> date:
     return date.fromordinal(EPOCH.toordinal() + int(day))
 
 
+def _via_table(values: np.ndarray, convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``convert`` applied through a lookup table when many values span a short range."""
+    values = np.asarray(values, dtype=np.int64)
+    if values.size < 4096:
+        return convert(values)
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo > 200_000:
+        return convert(values)
+    return convert(np.arange(lo, hi + 1, dtype=np.int64))[values - lo]
+
+
 def month_of_day(days: np.ndarray) -> np.ndarray:
-    """Month number of each day (civil-from-days in integer arithmetic: fast on millions)."""
-    z = np.asarray(days, dtype=np.int64) + 719_468
+    """Month number of each day."""
+    return _via_table(days, _month_of_day)
+
+
+def first_day(months: np.ndarray) -> np.ndarray:
+    """First day of each month number."""
+    return _via_table(months, _first_day)
+
+
+def _month_of_day(days: np.ndarray) -> np.ndarray:
+    """Civil-from-days in integer arithmetic."""
+    z = days + 719_468
     era = z // 146_097
     doe = z - era * 146_097
     yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
@@ -37,9 +59,8 @@ def month_of_day(days: np.ndarray) -> np.ndarray:
     return (year - 1970) * 12 + month - 1
 
 
-def first_day(months: np.ndarray) -> np.ndarray:
-    """First day of each month number (days-from-civil in integer arithmetic)."""
-    m = np.asarray(months, dtype=np.int64)
+def _first_day(m: np.ndarray) -> np.ndarray:
+    """Days-from-civil in integer arithmetic."""
     year = 1970 + m // 12
     month = m % 12 + 1
     year = year - (month <= 2)

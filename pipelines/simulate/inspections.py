@@ -201,7 +201,12 @@ def link_phoenixes(pop: Population, rng: np.random.Generator) -> np.ndarray:
     pop.predecessor[phoenix] = pred
     shares_officer = np.zeros(pop.n, dtype=bool)
     by_officer = rng.random(phoenix.size) < 0.7
-    shares_officer[phoenix[by_officer]] = True
+    # Where the predecessor's board came from a nominee pool, the phoenix takes the same
+    # nominee (so it shares officers with many honest sponsors as well); otherwise it takes
+    # the predecessor's first director.
+    via_pool = by_officer & (pop.officer_pool[pred] >= 0)
+    pop.officer_pool[phoenix[via_pool]] = pop.officer_pool[pred[via_pool]]
+    shares_officer[phoenix[by_officer & ~via_pool]] = True
     by_address = ~by_officer | (rng.random(phoenix.size) < 0.4)
     # A phoenix of a phoenix takes the address its predecessor ends up with: repeat until
     # the chains settle (they are short).

@@ -48,7 +48,10 @@ def plan_hires(pop: Population, year_starts: np.ndarray, rng: np.random.Generato
     milling = (pop.has("paper_jobs")[:, None]
                & (year_starts[None, 1:] > pop.abuse_from[:, None])
                & (year_starts[None, :-1] < pop.abuse_until[:, None]))
-    rate = rate * np.where(milling, rng.uniform(2.5, 5.0, pop.n)[:, None], 1.0)
+    # A mill sells permits whatever its size: several a year at least.
+    mill_rate = np.maximum(rate * rng.uniform(2.5, 5.0, pop.n)[:, None],
+                           rng.uniform(2.0, 6.0, pop.n)[:, None] * active_days / 365.25)
+    rate = np.where(milling, mill_rate, rate)
     # Market growth: more permits in later years (13,000 a year around 2023).
     growth = np.linspace(0.8, 1.15, year_starts.size - 1)[None, :]
     hires = rng.poisson(rate * growth)
@@ -113,8 +116,13 @@ class Employments:
 
 def draw_employments(pop: Population, hires: np.ndarray, year_starts: np.ndarray,
                      sponsors: np.ndarray, person_offset: int, thresholds: Thresholds,
-                     rng: np.random.Generator) -> Employments:
-    """All applications of ``sponsors`` (a contiguous range of sponsor indices)."""
+                     rng: np.random.Generator, nationality_rng: np.random.Generator,
+                     ) -> Employments:
+    """All applications of ``sponsors`` (a contiguous range of sponsor indices).
+
+    Nationality comes from its own random stream and is drawn from the sector's mix only,
+    so it is never a cause of anything else in the world (a test swaps it and compares).
+    """
     counts = hires[sponsors]
     n_years = counts.shape[1]
     per_sponsor = counts.sum(axis=1)
@@ -270,7 +278,7 @@ def draw_employments(pop: Population, hires: np.ndarray, year_starts: np.ndarray
     report_end = np.where(paper, 0.3 * report_end, report_end)
     report_end = np.where(pop.ended[sponsor] - 1 == stop, 0.5 * report_end, report_end)
     report_on_time = pop.reports_on_time[sponsor]
-    nationality = _draw_nationality(sec, rng)
+    nationality = draw_nationality(sec, nationality_rng)
     isco = _draw_isco(sec, rng)
     return Employments(
         is_director=is_director,
@@ -307,7 +315,8 @@ def _draw_tenure(pop: Population, sponsor: np.ndarray, m: int, uni: np.ndarray,
     return np.where(uni, rng.uniform(12, 48, m) * 30.4, days)
 
 
-def _draw_nationality(sector: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def draw_nationality(sector: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """ISO alpha-3 nationality of each migrant, from the sector's mix."""
     out = np.empty(sector.size, dtype=object)
     for si, s in enumerate(SECTORS):
         idx = np.flatnonzero(sector == si)

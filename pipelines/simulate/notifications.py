@@ -40,9 +40,15 @@ def build_notifications(pop: Population, emp: Employments, sponsors: np.ndarray,
 
     ended = np.flatnonzero(emp.employed & (emp.stop < NEVER) & (emp.stop >= pop.start - 200))
     reported = ended[rng.random(ended.size) < emp.report_end[ended]]
-    event = emp.stop[reported]
-    parts.append((emp.sponsor[reported], reported, "EMPLOYMENT_ENDED", event,
-                  event + _delay(emp.report_on_time[reported], rng)))
+    # In groups (large firms, shared boards) many leavers move to a sister company: reported
+    # as SPONSOR_CHANGED for the migrant, not as an end of employment.
+    grouped = (pop.is_archetype("large_firm") | (pop.officer_pool >= 0))[emp.sponsor[reported]]
+    transfer = grouped & (rng.random(reported.size) < 0.4)
+    for kind, rows in (("EMPLOYMENT_ENDED", reported[~transfer]),
+                       ("SPONSOR_CHANGED", reported[transfer])):
+        event = emp.stop[rows]
+        parts.append((emp.sponsor[rows], rows, kind, event,
+                      event + _delay(emp.report_on_time[rows], rng)))
 
     changed = np.flatnonzero(emp.employed & (emp.hours_change_day < NEVER))
     event = emp.hours_change_day[changed]

@@ -85,17 +85,17 @@ def build_payroll(pop: Population, emp: Employments, sponsors: np.ndarray,
     base = emp.declared[e] * (1.0 + emp.raise_rate[e]) ** years_in
     threshold = thresholds.in_month(emp.scheme[e], month)
     wage = np.maximum(base, threshold * (1.0 + emp.floor_margin[e]))
-    wage = np.where(first_day(month) >= emp.pegged_from[e],
+    day = first_day(month)
+    wage = np.where(day >= emp.pegged_from[e],
                     threshold * emp.peg_ratio[e], wage)
     hours = emp.weekly_hours[e] * HOURS_PER_WEEK_TO_MONTH
 
-    changed = first_day(month) > emp.hours_change_day[e]
+    changed = day > emp.hours_change_day[e]
     wage = np.where(changed, wage * emp.hours_factor[e], wage)
     hours = np.where(changed, hours * emp.hours_factor[e], hours)
-    job_changed = first_day(month) > emp.job_change_day[e]
+    job_changed = day > emp.job_change_day[e]
     wage = np.where(job_changed, wage * 1.06, wage)
 
-    day = first_day(month)
     sponsor = emp.sponsor[e]
     underpaying = ((emp.underpaid_ratio[e] > 0) & (day >= pop.abuse_from[sponsor])
                    & (day < pop.abuse_until[sponsor]) & (rng.random(n) < 0.85))

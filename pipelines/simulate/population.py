@@ -24,7 +24,7 @@ from pipelines.simulate.typologies import (
 HISTORY_YEARS = 4
 #: Share of sponsors already recognised when the window opens (register: 4,700 in 2018,
 #: about 10,500 in 2024).
-SHARE_RECOGNISED_BEFORE = 0.45
+SHARE_RECOGNISED_BEFORE = 0.38
 #: Typologies a phoenix brings along from its predecessor: (name, weight).
 PHOENIX_CARRIES = (("underpayment", 0.35), ("paper_jobs", 0.3), ("salary_repayment", 0.2),
                    ("shell", 0.15))
@@ -157,7 +157,7 @@ def _draw_size(pop: Population, rng: np.random.Generator) -> None:
          pop.is_archetype("it_consultancy"), pop.is_archetype("startup")],
         [4.0, 10.0, 2.5, 1.3], 1.0)
     pareto = rng.pareto(1.4, pop.n) + 1.0
-    pop.stock = np.minimum(0.7 * pareto * sector_factor * archetype_factor, 3000.0)
+    pop.stock = np.minimum(0.6 * pareto * sector_factor * archetype_factor, 3000.0)
     share = np.array([s.migrant_share for s in SECTORS])[pop.sector]
     share = np.clip(share * rng.lognormal(0.0, 0.45, pop.n), 0.02, 0.9)
     share = np.where(pop.is_archetype("it_consultancy"), rng.uniform(0.6, 0.95, pop.n), share)
@@ -281,8 +281,10 @@ def _draw_legal_form_and_place(pop: Population, rng: np.random.Generator) -> Non
     # Group companies, trust offices and serial directors share officers, so an officer
     # shared with a revoked sponsor is common among honest sponsors too.
     n_pools = max(pop.n // 150, 3)
+    # Shells and mills often use a nominee director who sits on many boards.
     p_pool = np.select([pop.is_archetype("large_firm"), pop.legal_form == "FOREIGN_ENTITY",
-                        pop.stock < 4], [0.4, 0.5, 0.12], 0.05)
+                        pop.has("shell") | pop.has("paper_jobs"), pop.stock < 4],
+                       [0.4, 0.5, 0.3, 0.12], 0.05)
     in_pool = rng.random(pop.n) < p_pool
     pop.officer_pool = np.where(in_pool, _zipf_choice(n_pools, pop.n, rng), -1)
 

@@ -107,13 +107,15 @@ def generate_world(n_sponsors: int, seed: int, start: date = DEFAULT_START,
     offsets = np.r_[0, np.cumsum(per_sponsor)]
     n_chunks = (pop.n + CHUNK_SPONSORS - 1) // CHUNK_SPONSORS
     chunk_rngs = [np.random.default_rng(s) for s in chunk_seeds.spawn(n_chunks)]
+    nationality_rngs = [np.random.default_rng(s) for s in streams[7].spawn(n_chunks)]
     permits, notices, director_rows = [], [], []
     kept: dict[str, list[pl.DataFrame]] = {t: [] for t in CHUNKED_TABLES}
     for c in range(n_chunks):
         step(f"chunk {c + 1}/{n_chunks}", c, n_chunks)
         rng = chunk_rngs[c]
         chunk = np.arange(c * CHUNK_SPONSORS, min((c + 1) * CHUNK_SPONSORS, pop.n))
-        emp = draw_employments(pop, hires, years, chunk, int(offsets[chunk[0]]), lookup, rng)
+        emp = draw_employments(pop, hires, years, chunk, int(offsets[chunk[0]]), lookup, rng,
+                               nationality_rngs[c])
         persons = names.pseudonyms("PK", emp.person, 10, key_salt)
         payroll_rows, workforce_rows = build_payroll(pop, emp, chunk, lookup, rng)
         notification_rows = build_notifications(pop, emp, chunk, lookup, rng)

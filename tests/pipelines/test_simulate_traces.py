@@ -80,7 +80,8 @@ def test_underpayment_shows_as_months_below_the_threshold_or_unpaid_hours(world:
     flagged = pl.concat([below.select("sponsor_id"), long_days.select("sponsor_id")]).unique()
     underpaying, honest = _share(flagged, _with(world, "underpayment")), _share(
         below.select("sponsor_id").unique(), _honest(world))
-    assert underpaying >= 0.6
+    # Most, not all: abuse that starts late in the window or in an empty month stays unseen.
+    assert underpaying >= 0.5
     # Honest sponsors dip below too (hours cut, then reported), far less often.
     assert honest <= underpaying / 3
     # Never reported: an underpaying sponsor files no SALARY_BELOW_CRITERION notice.
@@ -136,11 +137,14 @@ def test_paper_jobs_leave_unpaid_permits_gaps_and_many_permits(world: World) -> 
     mills = _with(world, "paper_jobs")
     assert _share(flagged, mills) >= 0.6
     assert _share(flagged, _honest(world)) <= _share(flagged, mills) / 3
-    per_sponsor = world.tables["permits"].group_by("sponsor_id").len()
-    mill_permits = per_sponsor.filter(pl.col("sponsor_id").is_in(mills.implode()))["len"].median()
-    honest_permits = per_sponsor.filter(
-        pl.col("sponsor_id").is_in(_honest(world).implode()))["len"].median()
-    assert mill_permits > honest_permits
+    # Many permits for the size of the workforce.
+    size = world.tables["workforce"].group_by("sponsor_id").agg(pl.col("headcount").median())
+    per_head = world.tables["permits"].group_by("sponsor_id").len().join(
+        size, on="sponsor_id").with_columns(per_head=pl.col("len") / pl.col("headcount"))
+    mill = per_head.filter(pl.col("sponsor_id").is_in(mills.implode()))["per_head"].median()
+    honest = per_head.filter(pl.col("sponsor_id").is_in(_honest(world).implode()))[
+        "per_head"].median()
+    assert mill > honest
 
 
 def test_shells_are_young_tiny_and_run_by_their_migrant(world: World) -> None:
@@ -270,3 +274,34 @@ def test_no_real_sponsor_name_or_number_is_used(world: World) -> None:
     assert not {normalise_name(n) for n in sponsors["name"]} & names
     assert not set(sponsors["sponsor_id"]) & numbers
     assert sponsors["sponsor_id"].n_unique() == sponsors.height
+
+
+def test_nationality_causes_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Swap every migrant's nationality: all other columns of all tables stay the same."""
+    import numpy as np
+
+    from pipelines.simulate import migrants
+
+    before = generate_world(150, 99).tables
+    monkeypatch.setattr(migrants, "draw_nationality",
+                        lambda sector, rng: np.full(sector.size, "XXX", dtype=object))
+    after = generate_world(150, 99).tables
+    assert set(after["permits"]["nationality"]) == {"XXX"}
+    for name, frame in before.items():
+        other = after[name]
+        if name == "permits":
+            frame, other = frame.drop("nationality"), other.drop("nationality")
+        assert frame.equals(other), name
+
+
+def test_nationality_follows_the_sector_mix_only(world: World) -> None:
+    """Within a sector, abusive and honest sponsors' migrants come from the same mix."""
+    permits = world.tables["permits"].join(world.profile.select("sponsor_id", "sector"),
+                                           on="sponsor_id").join(
+        world.tables["truth"].select("sponsor_id", "is_abusive"), on="sponsor_id")
+    for sector_name in ("ict", "business_services"):
+        rows = permits.filter(pl.col("sector") == sector_name)
+        shares = rows.group_by("is_abusive").agg(
+            (pl.col("nationality") == rows["nationality"].mode()[0]).mean().alias("top"))
+        top = dict(zip(shares["is_abusive"], shares["top"], strict=True))
+        assert abs(top[True] - top[False]) < 0.2, sector_name
