@@ -18,6 +18,12 @@ from sponsorwatch.settings import Settings
 NAMES = ("01-explore-world", "02-model-report", "03-retrain")
 
 
+def home_settings(home: Path) -> Settings:
+    """Settings of ``home`` with its own registry named: an MLFLOW_TRACKING_URI left in this
+    process's environment by other tests must not redirect them."""
+    return Settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+
+
 def images(notebook: NotebookNode) -> int:
     return sum("image/png" in output.get("data", {})
                for cell in notebook.cells for output in cell.get("outputs", []))
@@ -76,8 +82,8 @@ def test_the_kernel_is_this_python_and_a_failing_cell_fails(
 def test_the_notebooks_take_the_scored_home_as_prepared(notebook_home: Path) -> None:
     """Otherwise they would refuse it (and, unset, build their own world)."""
     glue = load_notebook_glue()
-    assert glue.is_prepared(Settings(home=notebook_home))
-    assert not glue.is_prepared(Settings(home=notebook_home / "nothing-here"))
+    assert glue.is_prepared(home_settings(notebook_home))
+    assert not glue.is_prepared(home_settings(notebook_home / "nothing-here"))
 
 
 def test_explore_world_runs_and_draws(explored: NotebookNode, notebook_home: Path) -> None:
@@ -97,7 +103,7 @@ def test_retrain_registers_a_challenger_and_runs_the_gates(retrained: NotebookNo
     assert "registered sponsor-risk v2 as challenger" in text
     assert "beats_champion" in text  # the gate verdicts were shown
     assert "promoted version 2" in text or "refused to promote version 2" in text
-    _, challenger = load_model(Settings(home=notebook_home), CHALLENGER)
+    _, challenger = load_model(home_settings(notebook_home), CHALLENGER)
     assert challenger["version"] == "2"
     assert challenger["tags"].get("promotion_gates")  # the gates' verdicts were recorded
     assert images(retrained) >= 1  # the runs compared
