@@ -186,9 +186,12 @@ if audit is None:
 else:
     display(Markdown(audit_markdown(audit)))
     groupings = [g for g in GROUPINGS if audit["groups"].get(g)]
-    fig, axes = plt.subplots(1, len(groupings), figsize=(4.5 * len(groupings), 4),
+    rows_of_charts = -(-len(groupings) // 2)
+    fig, axes = plt.subplots(rows_of_charts, 2, figsize=(12, 3.5 * rows_of_charts),
                              squeeze=False)
-    for ax, grouping in zip(axes[0], groupings, strict=True):
+    for ax in list(axes.flat)[len(groupings):]:
+        ax.set_visible(False)
+    for ax, grouping in zip(axes.flat, groupings, strict=False):
         rows = audit["groups"][grouping]
         names = [str(r[grouping]) for r in rows]
         rate, low, high = (np.array([r[c] for r in rows], dtype=float) for c in
@@ -261,9 +264,9 @@ if other_version:
           f"{overlap:.0%} of the top {capacity} in common")
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for (name, s), colour in zip(scores.items(), ("tab:blue", "tab:green"), strict=True):
+    for (name, s), style in zip(scores.items(), ("-", "--"), strict=True):
         curve = precision_curve(y, s)
-        left.plot(np.arange(1, curve.size + 1), curve, label=name, color=colour)
+        left.plot(np.arange(1, curve.size + 1), curve, style, label=name)
     left.axhline(y.mean(), color="black", linestyle=":", label="random")
     left.set(title="precision at k, same held-out snapshots", xlabel="k", ylim=(0, 1))
     left.legend()
