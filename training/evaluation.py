@@ -33,7 +33,7 @@ def find_truth(warehouse_dir: Path, explicit: Path | None = None) -> Path | None
     import json
 
     payload = json.loads(manifest.read_text(encoding="utf-8"))
-    source = payload.get("source") or payload.get("extract") or payload.get("source_dir")
+    source = payload.get("extract_path") or payload.get("source")
     if isinstance(source, dict):
         source = source.get("path") or source.get("folder")
     if not source:

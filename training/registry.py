@@ -12,7 +12,8 @@ import json
 import pickle
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,18 +49,47 @@ class RegisteredVersion:
 
 
 def client(settings: Settings) -> MlflowClient:
-    """An MLflow client on the settings' tracking store (SQLite under home by default)."""
+    """An MLflow client on the settings' tracking store (SQLite under home by default).
+    Touches no process-wide MLflow state."""
     import os
 
-    import mlflow
     from mlflow import MlflowClient
 
     # Artifact download bars would litter a server's log at every model load.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     settings.home.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
     return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+
+@contextmanager
+def tracking(settings: Settings) -> Iterator[None]:
+    """Point MLflow's fluent API (start_run, log_*) at the settings' store for the block.
+
+    ``mlflow.set_tracking_uri`` also writes MLFLOW_TRACKING_URI into the environment, which
+    :attr:`Settings.tracking_uri` honours; left in place, every later Settings in the process
+    (another home in a test, a server) would silently log to this store. So the previous
+    URIs and environment are put back on exit.
+    """
+    import os
+
+    import mlflow
+
+    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    saved_tracking = mlflow.get_tracking_uri() if saved_env["MLFLOW_TRACKING_URI"] else None
+    uri = settings.tracking_uri
+    settings.home.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(saved_tracking)  # type: ignore[arg-type] - None unsets
+        mlflow.set_registry_uri(saved_env["MLFLOW_REGISTRY_URI"])  # type: ignore[arg-type]
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def ensure_experiment(settings: Settings, name: str) -> str:
@@ -130,7 +160,7 @@ def log_training_run(settings: Settings, result: TrainResult, *, experiment: str
 
     experiment_id = ensure_experiment(settings, experiment)
     info = model_info_payload(result, feature_set_version, data_manifest)
-    with mlflow.start_run(experiment_id=experiment_id,
+    with tracking(settings), mlflow.start_run(experiment_id=experiment_id,
                           run_name=f"train-until-{result.config.until}") as run, \
             tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -273,13 +303,17 @@ Gate = Callable[[GateContext], GateResult]
 
 
 def beats_champion(ctx: GateContext) -> GateResult:
-    """The challenger's precision at capacity (``settings.inspection_capacity``) on its
-    labelled held-out snapshots must exceed the champion's on the very same rows."""
-    k = ctx.settings.inspection_capacity
+    """The challenger's precision at capacity (``settings.inspection_capacity``, or half the
+    rows where fewer are labelled) on its labelled held-out snapshots must exceed the
+    champion's on the very same rows."""
     labelled = ctx.holdout.filter(pl.col("label").is_not_null())
+    # With fewer labelled held-out rows than the capacity, precision at capacity is the base
+    # rate for every model; half the rows is the deepest cut that still tells models apart.
+    capacity = ctx.settings.inspection_capacity
+    k = min(capacity, max(1, labelled.height // 2))
     y = labelled.get_column("label").cast(pl.Float64).to_numpy()
     challenger_p = precision_at_k(y, ctx.challenger.model.predict(labelled), k)
-    numbers: dict[str, Any] = {"k": k, "holdout_rows": labelled.height,
+    numbers: dict[str, Any] = {"k": k, "capacity": capacity, "holdout_rows": labelled.height,
                                "challenger_version": ctx.challenger.info["version"],
                                "challenger_precision_at_k": challenger_p}
     if ctx.champion is None:

@@ -116,6 +116,11 @@ def run_training(settings: Settings, config: TrainConfig, *, experiment: str,
     version = log_training_run(settings, result, experiment=experiment,
                                feature_set_version=meta.version, data_manifest=manifest,
                                holdout_rows=holdout_rows, plots=plots)
+    from training.model_card import document_training_run
+    from training.registry import tracking
+
+    with tracking(settings):  # the fairness audit and model card join the same run
+        document_training_run(settings, result, data, meta, version, manifest)
     return result, version
 
 

@@ -23,7 +23,7 @@ from training.crude_rule import crude_rule_score
 from training.dataset import TrainingSet
 from training.evaluation import truth_targets
 from training.metrics import DEFAULT_KS, ranking_metrics
-from training.model import IdentityCalibrator, RiskModel
+from training.model import Calibrator, IdentityCalibrator, RiskModel
 from training.models import LogisticBaseline, XGBParams, booster_margin, fit_xgboost
 from training.selection import CORRECTIONS, Correction, training_arrays
 from training.splits import TimeFold, calibration_split, prequential_folds
@@ -100,17 +100,19 @@ def fit_risk_model(data: TrainingSet, train_dates: list[date], config: TrainConf
     correction = correction or config.correction
     fit_dates, calibrate_dates = calibration_split(train_dates, config.horizon_months)
     x, y, w = training_arrays(data, fit_dates, correction, config.seed)
-    _require_both_classes(y, fit_dates)
-    booster = fit_xgboost(x, y, data.feature_names, directions, config.params, config.seed, w)
-    calibrator = IdentityCalibrator()
-    calibration_rows = data.rows(calibrate_dates) if calibrate_dates else None
-    if calibration_rows is not None and calibration_rows.height:
-        margin = booster_margin(booster, data.matrix(calibration_rows))
-        calibrator = fit_calibrator(margin, calibration_rows.get_column("label").to_numpy(),
-                                    config.calibration)
-        x, y, w = training_arrays(data, train_dates, correction, config.seed)
+    calibration_rows = data.rows(calibrate_dates)
+    calibration_y = calibration_rows.get_column("label").to_numpy()
+    calibrator: Calibrator = IdentityCalibrator()
+    if _both_classes(y) and _both_classes(calibration_y):
         booster = fit_xgboost(x, y, data.feature_names, directions, config.params,
                               config.seed, w)
+        margin = booster_margin(booster, data.matrix(calibration_rows))
+        calibrator = fit_calibrator(margin, calibration_y, config.calibration)
+    else:  # too few labels to hold a slice out: the booster's own probability stands
+        fit_dates, calibrate_dates = sorted(train_dates), []
+    x, y, w = training_arrays(data, train_dates, correction, config.seed)
+    _require_both_classes(y, sorted(train_dates))
+    booster = fit_xgboost(x, y, data.feature_names, directions, config.params, config.seed, w)
     metadata = {
         "train_dates": [str(d) for d in sorted(train_dates)],
         "fit_dates": [str(d) for d in fit_dates],
@@ -127,8 +129,12 @@ def fit_risk_model(data: TrainingSet, train_dates: list[date], config: TrainConf
                      {f: int(directions.get(f, 0)) for f in data.feature_names}, metadata)
 
 
+def _both_classes(y: np.ndarray) -> bool:
+    return bool(y.size) and y.min() != y.max()
+
+
 def _require_both_classes(y: np.ndarray, dates: list[date]) -> None:
-    if y.size == 0 or y.min() == y.max():
+    if not _both_classes(y):
         raise ValueError(
             f"the training snapshots {[str(d) for d in dates]} have "
             f"{int(y.sum())} positive and {int(y.size - y.sum())} negative labels; "
@@ -205,10 +211,12 @@ def run_folds(data: TrainingSet, config: TrainConfig, descriptions: dict[str, st
     results: list[FoldResult] = []
     model: RiskModel | None = None
     logistic: LogisticBaseline | None = None
-    for fold in folds:
+    for number, fold in enumerate(folds):
+        x, y, w = training_arrays(data, fold.train_dates, correction, config.seed)
+        if not _both_classes(y) and number < len(folds) - 1:
+            continue  # an early fold of a small world may lack one class; the last may not
         model = fit_risk_model(data, list(fold.train_dates), config, descriptions,
                                directions, correction)
-        x, y, w = training_arrays(data, fold.train_dates, correction, config.seed)
         logistic = LogisticBaseline(config.seed).fit(x, y, w)
         results.append(evaluate_fold(fold, data, {"xgboost": model, "logistic": logistic},
                                      config, truth))

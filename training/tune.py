@@ -67,7 +67,7 @@ def run_tuning(settings: Settings, until: date, trials: int, horizon_months: int
     import mlflow
 
     from sponsorwatch.storage import write_json_atomic
-    from training.registry import _finite, ensure_experiment, git_commit
+    from training.registry import _finite, ensure_experiment, git_commit, tracking
     from training.stage import feature_meta, load_training_set
 
     meta = feature_meta(settings.use_sector)
@@ -83,7 +83,8 @@ def run_tuning(settings: Settings, until: date, trials: int, horizon_months: int
             mlflow.log_metrics(_finite({f"pooled.{k}": v for k, v in metrics.items()
                                         if k.startswith("xgboost.")}))
 
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"tune-until-{until}"):
+    with tracking(settings), mlflow.start_run(experiment_id=experiment_id,
+                                              run_name=f"tune-until-{until}"):
         mlflow.set_tags({"git_commit": git_commit(), "feature_set_version": meta.version,
                          "objective": OBJECTIVE})
         mlflow.log_params({"trials": trials, "until": str(until),
