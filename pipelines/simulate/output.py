@@ -53,5 +53,6 @@ def write_world(out_dir: Path, n_sponsors: int, seed: int, start: date = DEFAULT
                              row_counts={**{k: v.height for k, v in world.tables.items()},
                                          **counts})
         write_json_atomic(report, staging / "calibration.json")
+        staging.chmod(0o755)  # mkdtemp makes it private; a world is meant to be shared
         write_text_atomic(render_markdown(report), staging / "calibration.md")
     return world

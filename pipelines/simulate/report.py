@@ -12,7 +12,13 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.simulate.typologies import SECTORS, TYPOLOGY_NAMES
+from pipelines.simulate.typologies import (
+    ARCHETYPES,
+    LOOK_ALIKE_BEHAVIOURS,
+    SECTORS,
+    TYPOLOGIES,
+    TYPOLOGY_NAMES,
+)
 
 #: Recognised sponsors on the public register (brief: ~4,700 in 2018, 10,000-10,500 in
 #: 2024, 12,885 on 1 July 2026).
@@ -228,9 +234,27 @@ def render_markdown(report: dict[str, Any]) -> str:
                   f"{k} {v:.1%}" for k, v in t["abusive_share_by_sector"].items()),
               "- honest look-alikes (hard negatives): " + ", ".join(
                   f"{k} {v}" for k, v in t["hard_negatives_by_archetype"].items()),
-              "", "## Rows", "", "| table | rows |", "|---|---|"]
+              "", *declared_world_markdown(), "", "## Rows", "", "| table | rows |",
+              "|---|---|"]
     lines += [f"| {k} | {v:,} |" for k, v in report["row_counts"].items()]
     return "\n".join(lines) + "\n"
 
 
 
+
+
+def declared_world_markdown() -> list[str]:
+    """The typologies and look-alikes as declared in ``typologies.py``, as Markdown lines."""
+    lines = ["## Abuse typologies as declared", "",
+             "| typology | share | strength | months | detection | revocation | traces |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {t.name} | {t.share:.1%} | {t.strength:.0%} | {t.duration_months:g} | "
+              f"{t.detection:.0%} | {t.revocation:.0%} | {t.traces} |" for t in TYPOLOGIES]
+    lines += ["", "## Honest look-alikes as declared", "", "| archetype | where | what |",
+              "|---|---|---|"]
+    lines += [f"| {a.name} | " + ", ".join(f"{k} {v:.0%}" for k, v in
+                                          a.sector_probability.items())
+              + f" | {a.description} |" for a in ARCHETYPES if a.hard_negative]
+    lines += ["", "Honest behaviours that look like abuse:", ""]
+    lines += [f"- {b}" for b in LOOK_ALIKE_BEHAVIOURS]
+    return lines

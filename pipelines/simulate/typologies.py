@@ -129,6 +129,22 @@ ARCHETYPES: tuple[Archetype, ...] = (
 
 ARCHETYPE_NAMES: tuple[str, ...] = tuple(a.name for a in ARCHETYPES)
 
+#: Honest behaviours that mimic a typology's trace (noise no single feature can remove).
+LOOK_ALIKE_BEHAVIOURS: tuple[str, ...] = (
+    "research pays half its early-career migrants on scales tied to the criterion: bunched "
+    "just above it, moving only with indexation (like a kickback)",
+    "greenhouses and construction pay overtime: hours paid over contract in some months "
+    "(like unpaid long days), with the wage up too",
+    "staffing and universities hire many short contracts (like a permit mill)",
+    "groups move leavers to a sister company and report SPONSOR_CHANGED, not "
+    "EMPLOYMENT_ENDED (like an unreported end)",
+    "trust offices and big virtual-office addresses put many honest sponsors next to "
+    "revoked ones (like a phoenix link)",
+    "6% of honest sponsors report ends late; honest hours cuts put a migrant below the "
+    "criterion for a few months, reported (like underpayment)",
+    "large employers file late and correct often",
+)
+
 
 @dataclass(frozen=True)
 class Typology:
