@@ -9,6 +9,7 @@ start-up and must not pay for mlflow until it loads a model.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import subprocess
 import tempfile
@@ -51,8 +52,6 @@ class RegisteredVersion:
 def client(settings: Settings) -> MlflowClient:
     """An MLflow client on the settings' tracking store (SQLite under home by default).
     Touches no process-wide MLflow state."""
-    import os
-
     from mlflow import MlflowClient
 
     # Artifact download bars would litter a server's log at every model load.
@@ -70,16 +69,19 @@ def tracking(settings: Settings) -> Iterator[None]:
     (another home in a test, a server) would silently log to this store. So the previous
     URIs and environment are put back on exit.
     """
-    import os
-
     import mlflow
 
-    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI",
+                                                 "MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID")}
     saved_tracking = mlflow.get_tracking_uri() if saved_env["MLFLOW_TRACKING_URI"] else None
     uri = settings.tracking_uri
     settings.home.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # Under `mlflow run` these name the project's run; start_run would resume it instead of
+    # starting the training run in its own experiment.
+    os.environ.pop("MLFLOW_RUN_ID", None)
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
     try:
         yield
     finally:
@@ -160,11 +162,14 @@ def log_training_run(settings: Settings, result: TrainResult, *, experiment: str
 
     experiment_id = ensure_experiment(settings, experiment)
     info = model_info_payload(result, feature_set_version, data_manifest)
+    project_run = os.environ.get("MLFLOW_RUN_ID")  # set by `mlflow run`; tracking() hides it
     with tracking(settings), mlflow.start_run(experiment_id=experiment_id,
                           run_name=f"train-until-{result.config.until}") as run, \
             tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         mlflow.log_params(result.config.as_params())
+        if project_run:
+            mlflow.set_tag("mlflow_project_run_id", project_run)
         mlflow.set_tags({"git_commit": git_commit(), "feature_set_version": feature_set_version,
                          "model_name": settings.model_name, "train_until": str(result.config.until),
                          "selection_correction": result.config.correction})
