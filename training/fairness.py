@@ -181,7 +181,8 @@ def wilson_interval(successes: float, trials: float, z: float = Z_95) -> tuple[f
     denominator = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    return (0.0 if successes == 0 else max(0.0, centre - half),
+            1.0 if successes == trials else min(1.0, centre + half))
 
 
 def _wilson_exprs(successes: str, trials: str, name: str, z: float = Z_95) -> list[pl.Expr]:
@@ -193,22 +194,27 @@ def _wilson_exprs(successes: str, trials: str, name: str, z: float = Z_95) -> li
     valid = n > 0
     return [
         pl.when(valid).then(p).alias(name),
-        pl.when(valid).then((centre - half).clip(0.0, 1.0)).alias(f"{name}_lo"),
-        pl.when(valid).then((centre + half).clip(0.0, 1.0)).alias(f"{name}_hi"),
+        pl.when(valid & (p == 0)).then(0.0).when(valid).then((centre - half).clip(0.0, 1.0))
+        .alias(f"{name}_lo"),
+        pl.when(valid & (p == 1)).then(1.0).when(valid).then((centre + half).clip(0.0, 1.0))
+        .alias(f"{name}_hi"),
     ]
 
 
 def one_sided_p_value(worse_hits: float, worse_n: float, better_hits: float,
                       better_n: float) -> float:
-    """P-value of a pooled two-proportion z-test that the first rate exceeds the second."""
+    """P-value of Fisher's exact test that the first rate exceeds the second (one-sided).
+
+    Exact rather than a z-test: the counts compared here (false positives in a group's top k)
+    are often a handful, where the normal approximation calls chance significant.
+    """
+    from scipy.stats import fisher_exact
+
     if worse_n <= 0 or better_n <= 0:
         return math.nan
-    pooled = (worse_hits + better_hits) / (worse_n + better_n)
-    if pooled <= 0 or pooled >= 1:
-        return 1.0
-    se = math.sqrt(pooled * (1 - pooled) * (1 / worse_n + 1 / better_n))
-    z = (worse_hits / worse_n - better_hits / better_n) / se
-    return 0.5 * math.erfc(z / math.sqrt(2))
+    table = [[int(worse_hits), int(worse_n - worse_hits)],
+             [int(better_hits), int(better_n - better_hits)]]
+    return float(fisher_exact(table, alternative="greater").pvalue)
 
 
 def _metric_counts(outcome: str) -> dict[str, tuple[str, str]]:
@@ -220,15 +226,17 @@ def _metric_counts(outcome: str) -> dict[str, tuple[str, str]]:
     }
 
 
-def group_metrics(population: pl.DataFrame, grouping: str, min_support: int = 20) -> pl.DataFrame:
+def group_metrics(population: pl.DataFrame, grouping: str, min_support: int = 20,
+                  min_expected: float = 5.0) -> pl.DataFrame:
     """Per group of ``grouping``: selection rate, and per outcome present (``label``, ``truth``)
     precision, FPR and FDR with Wilson intervals, ratio to the best-off group and the p-value
     of the group being worse off than it.
 
     ``population`` has ``selected`` (bool, in the top k), the grouping column and optional
     Int8 outcome columns (1 abusive / violation, 0 not, null unknown). The best-off group is
-    chosen among groups with at least ``min_support`` trials for that metric; groups with
-    fewer get no ratio.
+    chosen among groups with enough support for that metric: at least ``min_support`` trials
+    and ``min_expected`` expected events of the rarer kind at the pooled rate (so that a small
+    group with no event by chance is not the yardstick); other groups get no ratio.
     """
     outcomes = [o for o in OUTCOMES if o in population.columns]
     selected = pl.col("selected")
@@ -252,14 +260,18 @@ def group_metrics(population: pl.DataFrame, grouping: str, min_support: int = 20
             exprs += _wilson_exprs(hits, trials, f"{base}_{o}")
             counts[f"{base}_{o}"] = (hits, trials, RATIO_METRICS[base])
     table = table.with_columns(exprs)
-    return _with_ratios(table, counts, min_support)
+    return _with_ratios(table, counts, min_support, min_expected)
 
 
 def _with_ratios(table: pl.DataFrame, counts: dict[str, tuple[str, str, bool]],
-                 min_support: int) -> pl.DataFrame:
+                 min_support: int, min_expected: float) -> pl.DataFrame:
     rows = table.to_dicts()
     for metric, (hits, trials, higher_is_better) in counts.items():
-        eligible = [r for r in rows if r[trials] >= min_support and r[metric] is not None]
+        total = sum(r[trials] for r in rows)
+        pooled = sum(r[hits] for r in rows) / total if total else 0.0
+        rarer = min(pooled, 1.0 - pooled)
+        eligible = [r for r in rows if r[metric] is not None and r[trials] >= min_support
+                    and r[trials] * rarer >= min_expected]
         eligible_ids = {id(r) for r in eligible}
         best = (max if higher_is_better else min)(eligible, key=lambda r: r[metric]) \
             if eligible else None
@@ -671,7 +683,7 @@ def run_fairness_audit(predictions: pl.DataFrame, features: pl.DataFrame,
                        feature_names: Sequence[str], tables: Mapping[str, pl.LazyFrame],
                        restricted: pl.DataFrame, k: int, as_of: date | None = None,
                        min_ratio: float = 0.8, seed: int = 42, min_support: int = 20,
-                       alpha: float = 0.05,
+                       min_expected: float = 5.0, alpha: float = 0.05,
                        descriptions: Mapping[str, str] | None = None) -> FairnessAudit:
     """Audit a ranking of one snapshot.
 
@@ -691,7 +703,8 @@ def run_fairness_audit(predictions: pl.DataFrame, features: pl.DataFrame,
     when = as_of or (predictions["as_of"].max() if "as_of" in predictions.columns else None)
     groups = audit_groups(tables, when or date.max).collect()
     population = audit_population(predictions, k, groups, restricted)
-    tables_out = {g: group_metrics(population, g, min_support) for g in GROUPINGS}
+    tables_out = {g: group_metrics(population, g, min_support, min_expected)
+                  for g in GROUPINGS}
     aligned = population.select("sponsor_id", "selected", *GROUPINGS).join(
         features.select("sponsor_id", *feature_names), on="sponsor_id", how="left")
     proxy = proxy_check(aligned, feature_names, aligned[RESTRICTED_GROUPING], seed=seed,

@@ -44,7 +44,8 @@ def _hand_made_population() -> pl.DataFrame:
 
 
 def test_group_metrics_match_hand_computation() -> None:
-    table = group_metrics(_hand_made_population(), "group", min_support=1)
+    table = group_metrics(_hand_made_population(), "group", min_support=1,
+                          min_expected=0)
     a, b = (table.filter(pl.col("group") == g).row(0, named=True) for g in ("A", "B"))
     # Share selected: A 4/10, B 2/10; best-off (least selected) is B.
     assert (a["selection_rate"], b["selection_rate"]) == (0.4, 0.2)
@@ -74,17 +75,26 @@ def test_group_metrics_match_hand_computation() -> None:
 
 
 def test_groups_below_support_get_no_ratio() -> None:
-    table = group_metrics(_hand_made_population(), "group", min_support=5)
+    table = group_metrics(_hand_made_population(), "group", min_support=5, min_expected=0)
     a, b = (table.filter(pl.col("group") == g).row(0, named=True) for g in ("A", "B"))
     # Negatives: A 4 (< 5), B 7: only B is compared, and is its own best.
     assert a["fpr_label_ratio"] is None
     assert b["fpr_label_ratio"] == 1.0
+    # Pooled FPR 2/11: B expects 7 x 2/11 = 1.3 false positives, A 0.7. At least 1 expected
+    # leaves B only; at least 2 leaves nobody (no yardstick, no ratio).
+    one = group_metrics(_hand_made_population(), "group", min_support=1, min_expected=1)
+    assert one.sort("group")["fpr_label_ratio"].to_list() == [None, 1.0]
+    two = group_metrics(_hand_made_population(), "group", min_support=1, min_expected=2)
+    assert two["fpr_label_ratio"].to_list() == [None, None]
 
 
-def test_p_value_of_a_worse_rate() -> None:
-    assert one_sided_p_value(5, 10, 5, 10) == pytest.approx(0.5)
-    # 30/100 vs 10/100: pooled p 0.2, se 0.0566, z 3.54 -> p ~ 0.0002.
-    assert one_sided_p_value(30, 100, 10, 100) == pytest.approx(0.000204, rel=0.05)
+def test_p_value_of_a_worse_rate_is_fishers_exact() -> None:
+    # 2 of 2 against 0 of 2: both hits fall in the first group with C(2,2)/C(4,2) = 1/6.
+    assert one_sided_p_value(2, 2, 0, 2) == pytest.approx(1 / 6)
+    # 2 false positives among 25 negatives against 0 among 50: C(25,2)/C(75,2) = 300/2775,
+    # not significant (a z-test would call it p = 0.02).
+    assert one_sided_p_value(2, 25, 0, 50) == pytest.approx(300 / 2775)
+    assert one_sided_p_value(30, 100, 10, 100) < 0.001
     assert one_sided_p_value(10, 100, 30, 100) > 0.99
 
 
