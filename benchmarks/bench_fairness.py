@@ -61,8 +61,12 @@ def _group_rows(rows: list[dict[str, Any]], grouping: str) -> list[dict[str, Any
 
 
 def run_figures(audit: dict[str, Any]) -> dict[str, Any]:
-    """The README's figures from a logged audit."""
-    groups = audit["groups"]
+    """The README's figures from a logged audit (ratios and the gate recomputed from its
+    counts under the current rules, as ``promote`` does)."""
+    from training.fairness import audit_breaches, ratio_tables
+
+    groups = {g: t.to_dicts() for g, t in ratio_tables(audit).items()}
+    breaches = [b.describe() for b in audit_breaches(audit, audit["min_ratio"])]
     lowest: dict[str, dict[str, Any]] = {}
     for grouping, rows in groups.items():
         lowest[grouping] = {}
@@ -75,7 +79,7 @@ def run_figures(audit: dict[str, Any]) -> dict[str, Any]:
     return {
         "as_of": audit["as_of"], "k": audit["k"], "sponsors": audit["sponsors"],
         "gate": {"metric": audit["gate_metric"], "min_ratio": audit["min_ratio"],
-                 "passed": audit["passed"], "breaches": audit["breaches"]},
+                 "passed": not breaches, "breaches": breaches},
         "lowest_ratio_by_grouping": lowest,
         "nationality_mix": _group_rows(groups["nationality_mix"], "nationality_mix"),
         "sector": _group_rows(groups["sector"], "sector"),

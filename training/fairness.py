@@ -766,12 +766,34 @@ def read_run_audit(settings: Any, run_id: str) -> dict[str, Any] | None:
         return None
 
 
+def ratio_tables(audit: Mapping[str, Any], min_support: int = 20,
+                 min_expected: float = 5.0) -> dict[str, pl.DataFrame]:
+    """The group tables of a stored audit with ratios and p-values recomputed from its
+    counts under the current rules (a logged audit keeps its counts; the rules may improve)."""
+    derived = ("_ratio", "_p_worse", "_best_group")
+    out: dict[str, pl.DataFrame] = {}
+    for grouping, rows in audit.get("groups", {}).items():
+        if not rows:
+            continue
+        table = pl.DataFrame(rows, infer_schema_length=None)
+        table = table.select(grouping, *[c for c in table.columns if c != grouping
+                                         and not c.endswith(derived)])
+        counts: dict[str, tuple[str, str, bool]] = {
+            "selection_rate": ("selected", "sponsors", RATIO_METRICS["selection_rate"])}
+        for outcome in OUTCOMES:
+            if f"tp_{outcome}" in table.columns:
+                for base, (hits, trials) in _metric_counts(outcome).items():
+                    counts[f"{base}_{outcome}"] = (hits, trials, RATIO_METRICS[base])
+        out[grouping] = _with_ratios(table, counts, min_support, min_expected)
+    return out
+
+
 def audit_breaches(audit: Mapping[str, Any], min_ratio: float,
                    alpha: float = 0.05) -> list[Breach]:
-    """Breaches of a stored audit under the bound in force now (not the one at training)."""
-    tables = {g: pl.DataFrame(rows, infer_schema_length=None)
-              for g, rows in audit.get("groups", {}).items() if rows}
-    return disparity_breaches(tables, audit.get("gate_metric", "fpr_label"), min_ratio, alpha)
+    """Breaches of a stored audit under the bound and rules in force now (not those at
+    training)."""
+    return disparity_breaches(ratio_tables(audit), audit.get("gate_metric", "fpr_label"),
+                              min_ratio, alpha)
 
 
 def fairness_gate(ctx: Any) -> Any:
@@ -787,10 +809,12 @@ def fairness_gate(ctx: Any) -> Any:
         return GateResult("fairness", False,
                           f"run {run_id} logged no fairness audit; retrain the challenger",
                           {"min_ratio": bound})
-    breaches = audit_breaches(audit, bound)
+    tables = ratio_tables(audit)
     metric = audit.get("gate_metric", "fpr_label")
-    ratios = [row.get(f"{metric}_ratio") for row in audit["groups"].get(RESTRICTED_GROUPING, [])]
-    known = [r for r in ratios if r is not None]
+    breaches = disparity_breaches(tables, metric, bound)
+    restricted = tables.get(RESTRICTED_GROUPING)
+    known = ([] if restricted is None or f"{metric}_ratio" not in restricted.columns
+             else restricted[f"{metric}_ratio"].drop_nulls().to_list())
     numbers = {"metric": metric, "min_ratio": bound, "k": audit.get("k"),
                "lowest_ratio": min(known) if known else None,
                "breaches": [b.describe() for b in breaches]}

@@ -203,3 +203,16 @@ def test_bias_scan_flags_the_overselected_cluster() -> None:
     assert top["group_mix"]["g"]["f"] == 1.0
     assert sum(c["sponsors"] for c in scan["clusters"]) == 600
     assert not any(c["flagged"] for c in scan["clusters"][1:] if c["selection_rate"] < 0.1)
+
+
+def test_stored_audit_ratios_are_recomputed_from_its_counts() -> None:
+    from training.fairness import ratio_tables
+
+    table = group_metrics(_hand_made_population(), "group", min_support=1, min_expected=0)
+    stored = {"groups": {"group": table.drop("fpr_label_ratio").to_dicts()}}
+    again = ratio_tables(stored, min_support=1, min_expected=0)["group"]
+    assert again["fpr_label_ratio"].to_list() == pytest.approx(table["fpr_label_ratio"].to_list())
+    assert again["precision_truth_ratio"].to_list() == pytest.approx(
+        table["precision_truth_ratio"].to_list())
+    # Under the default rules the small hand-made groups are no yardstick.
+    assert ratio_tables(stored)["group"]["fpr_label_ratio"].to_list() == [None, None]
