@@ -20,6 +20,7 @@ from serving.web.session import (
     SESSION_COOKIE,
     SESSION_SECONDS,
     SignInRequired,
+    SignInThrottle,
     sign_in_url,
 )
 
@@ -36,6 +37,7 @@ def install_web(app: FastAPI) -> None:
         session_cookie=SESSION_COOKIE, max_age=SESSION_SECONDS, same_site="strict",
         https_only=settings.environment == "production", path="/")
     app.state.ranking_cache = RankingCache()
+    app.state.sign_in_throttle = SignInThrottle()
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(SignInRequired, _to_sign_in)

@@ -38,6 +38,8 @@ MESSAGES: dict[Language, dict[str, str]] = {
         "signin.key_help": "The key issued to you, starting with sw_",
         "signin.submit": "Sign in",
         "signin.bad_key": "This key is unknown or has been revoked.",
+        "signin.throttled": "Too many failed sign-ins from here; try again in a few "
+                            "minutes.",
         "signin.wrong_role": "This key may not use the analyst pages (role {role}).",
         "signin.signed_out": "You have signed out.",
         "signin.expired": "Please sign in to continue.",
@@ -239,6 +241,8 @@ MESSAGES: dict[Language, dict[str, str]] = {
         "signin.key_help": "De sleutel die u kreeg, begint met sw_",
         "signin.submit": "Aanmelden",
         "signin.bad_key": "Deze sleutel is onbekend of ingetrokken.",
+        "signin.throttled": "Te veel mislukte aanmeldingen vanaf hier; probeer het over "
+                            "een paar minuten opnieuw.",
         "signin.wrong_role": "Deze sleutel mag de analistenpagina's niet gebruiken (rol {role}).",
         "signin.signed_out": "U bent afgemeld.",
         "signin.expired": "Meld u aan om verder te gaan.",
@@ -441,6 +445,11 @@ FEATURE_TEXT_NL: dict[str, str] = {
         "Aandeel migranten dat niet meer verdient dan 12 maanden eerder",
     "salary_tracks_threshold_share":
         "Aandeel migranten van wie het loon alleen meebewoog met het criterium (12 maanden)",
+    "hourly_wage_ratio_median":
+        "Mediaan van loon per betaald uur gedeeld door het criterium per contractuur "
+        "(12 maanden)",
+    "hourly_below_threshold_share":
+        "Aandeel migrantmaanden met een loon per betaald uur onder dat van het criterium",
     "hours_paid_vs_contract":
         "Mediaan van betaalde uren gedeeld door contracturen (week x 52/12), 12 maanden",
     "hours_excess_share":

@@ -46,6 +46,7 @@ from serving.web.session import (
     PAGE_ROLES,
     KeyStatus,
     SignInRequired,
+    SignInThrottle,
     WebUser,
     csrf_ok,
     csrf_token,
@@ -211,12 +212,19 @@ async def sign_in(request: Request) -> Response:
     if not csrf_ok(request, form.get("csrf")):
         return render(request, "sign_in.html", None, 400, next=target, notice=None,
                       error=t("form.csrf"))
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
+    client = request.client.host if request.client else "unknown"
+    if throttle.blocked(client):
+        return render(request, "sign_in.html", None, 429, next=target, notice=None,
+                      error=t("signin.throttled"))
     api_key = str(form.get("api_key") or "").strip()
     verifier: KeyVerifier = request.app.state.keys
     caller = await run_in_threadpool(verifier.verify, api_key) if api_key else None
     if caller is None:
+        throttle.failed(client)
         return render(request, "sign_in.html", None, 401, next=target, notice=None,
                       error=t("signin.bad_key"))
+    throttle.succeeded(client)
     if caller.role not in PAGE_ROLES:
         return render(request, "sign_in.html", None, 403, next=target, notice=None,
                       error=t("signin.wrong_role", role=caller.role.value))

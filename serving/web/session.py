@@ -85,6 +85,40 @@ class KeyStatus:
             self._cache.pop(key_id, None)
 
 
+class SignInThrottle:
+    """Refuses sign-in from a client address after ``max_failures`` failed attempts within
+    ``window`` seconds (per process), so keys cannot be guessed at speed."""
+
+    def __init__(self, max_failures: int = 10, window: float = 300.0) -> None:
+        self._max = max_failures
+        self._window = window
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, client: str, now: float) -> list[float]:
+        recent = [t for t in self._failures.get(client, []) if now - t < self._window]
+        if recent:
+            self._failures[client] = recent
+        else:
+            self._failures.pop(client, None)
+        return recent
+
+    def blocked(self, client: str) -> bool:
+        with self._lock:
+            return len(self._recent(client, time.monotonic())) >= self._max
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            if len(self._failures) > 10_000:
+                self._failures.clear()
+            self._recent(client, time.monotonic())
+            self._failures.setdefault(client, []).append(time.monotonic())
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._failures.pop(client, None)
+
+
 def safe_next(target: str | None, default: str = "/sponsors") -> str:
     """A local path to go to after sign-in; anything else (other hosts, ``//x``,
     back-slashes) falls back to ``default`` so the form cannot redirect off site."""

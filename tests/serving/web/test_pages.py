@@ -4,6 +4,7 @@ against the snapshot, sponsor pages, reviews, exports, language, audit trail."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -168,7 +169,7 @@ def test_list_filters_agree_with_the_snapshot(web: Web) -> None:
 
 def test_list_rows_show_score_rank_band_and_top_reason_in_words(web: Web) -> None:
     scores = web.latest_scores()
-    page = web.client.get("/sponsors").text
+    page = html.unescape(web.client.get("/sponsors").text)
     assert listed_ids(page) == scores["sponsor_id"].head(50).to_list()
     top = scores.row(0, named=True)
     row_html = page.split(f'href="/sponsors/{top["sponsor_id"]}"', 1)[1].split("</tr>", 1)[0]
@@ -216,7 +217,7 @@ def test_sponsor_page_explains_the_score(web: Web) -> None:
     row = scores.row(0, named=True)
     page = web.client.get(f"/sponsors/{row['sponsor_id']}")
     assert page.status_code == 200
-    text = page.text
+    text = html.unescape(page.text)
     assert f"Rank {row['rank']} of {scores.height}" in text
     tenths = round(row["score"] * 10)
     meaning = (f"About {tenths} in 10 sponsors with this score were found in violation"
@@ -239,7 +240,7 @@ def test_typical_value_is_the_median_over_all_sponsors(web: Web) -> None:
 
     scores = web.latest_scores()
     row = scores.row(0, named=True)
-    text = web.client.get(f"/sponsors/{row['sponsor_id']}").text
+    text = html.unescape(web.client.get(f"/sponsors/{row['sponsor_id']}").text)
     for reason in row["reasons"]:
         feature = reason["feature"]
         median = scores[feature].fill_nan(None).median()
@@ -467,3 +468,21 @@ def test_pages_forbid_frames_foreign_code_and_caching(web: Web) -> None:
     assert "<script src=\"/static/app.js\"" in web.client.get("/sponsors").text
     for asset in ("/static/app.css", "/static/app.js", "/static/favicon.svg"):
         assert web.client.get(asset).status_code == 200, asset
+
+
+def test_guessing_keys_is_throttled(web: Web) -> None:
+    from serving.web.session import SignInThrottle
+
+    app = web.client.app
+    app.state.sign_in_throttle = SignInThrottle(max_failures=3)  # type: ignore[attr-defined]
+    try:
+        client = web.fresh_client()
+        csrf = csrf_of(client.get("/sign-in").text)
+        statuses = [client.post("/sign-in", data={"api_key": f"sw_x_{i}", "csrf": csrf}
+                                ).status_code for i in range(4)]
+        assert statuses == [401, 401, 401, 429]
+        right_key = client.post("/sign-in", data={"api_key": key_of(web.api, "analyst"),
+                                                  "csrf": csrf}, follow_redirects=False)
+        assert right_key.status_code == 429 and "Too many failed sign-ins" in right_key.text
+    finally:
+        app.state.sign_in_throttle = SignInThrottle()  # type: ignore[attr-defined]

@@ -46,7 +46,9 @@ def test_every_text_a_template_asks_for_exists() -> None:
 def test_every_feature_has_dutch_words() -> None:
     from features.registry import FEATURES
 
+    # A new feature needs its Dutch wording in serving/web/i18n.py FEATURE_TEXT_NL.
     assert set(FEATURES) - set(FEATURE_TEXT_NL) == set()
+    assert set(FEATURE_TEXT_NL) - set(FEATURES) == set(), "words for features that are gone"
 
 
 @pytest.mark.parametrize(("value", "lang", "decimals", "text"), [
