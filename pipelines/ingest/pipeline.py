@@ -77,6 +77,59 @@ def _read_all(extract_dir: Path, warehouse_dir: Path,
     return raws
 
 
+@dataclass
+class _Checked:
+    """Every delivered table checked, and the warehouse's clean tables after the merge."""
+
+    tables: dict[str, CheckedTable] = field(default_factory=dict)
+    clean: dict[str, pl.DataFrame] = field(default_factory=dict)
+    counts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Known key values references are checked against (the merged clean sponsors).
+    known: dict[str, pl.Series] = field(default_factory=dict)
+
+
+def _check_all(raws: dict[str, RawTable], warehouse_dir: Path,
+               on_step: StepCallback | None) -> _Checked:
+    """Check each table in dependency order and merge it into the warehouse's clean rows."""
+    out = _Checked()
+    for table in TABLES.values():
+        _tick(on_step, f"checking {table.name}")
+        existing = read_clean(warehouse_dir, table)
+        if table.name in raws:
+            result = check_table(raws[table.name], out.known)
+            merged = merge_clean(table, existing, result.clean)
+            out.tables[table.name] = result
+            out.clean[table.name] = merged.frame
+            out.counts[table.name] = {
+                "delivered": True, "rows_in": result.rows_in, "clean": result.clean.height,
+                "quarantined": result.quarantined.height, "added": merged.added,
+                "superseded": merged.superseded, "warehouse_rows": merged.frame.height}
+        elif existing is not None:
+            out.clean[table.name] = existing
+            out.counts[table.name] = {"delivered": False, "rows_in": 0, "clean": 0,
+                                      "quarantined": 0, "added": 0, "superseded": 0,
+                                      "warehouse_rows": existing.height}
+        if table.name == "sponsors" and "sponsors" in out.clean:
+            out.known["sponsors"] = out.clean["sponsors"]["sponsor_id"]
+    return out
+
+
+def _validate_with_gx(checked: _Checked, on_step: StepCallback | None
+                      ) -> tuple[dict[str, Any], float]:
+    """GX results per table, and the seconds spent importing great-expectations."""
+    started = time.perf_counter()
+    _tick(on_step, "great-expectations: importing")
+    import great_expectations  # noqa: F401 - seconds of import, timed on their own
+
+    from .gx_suites import validate_tables
+
+    import_seconds = time.perf_counter() - started
+    validations = validate_tables(
+        {n: c.parsed for n, c in checked.tables.items()}, checked.known,
+        on_table=lambda name: _tick(on_step, f"great-expectations: {name}"))
+    return validations, import_seconds
+
+
 def ingest(extract_dir: Path, warehouse_dir: Path, *, register_file: Path | None = None,
            run_gx: bool = True, on_step: StepCallback | None = None,
            now: dt.datetime | None = None) -> IngestResult:
@@ -84,87 +137,55 @@ def ingest(extract_dir: Path, warehouse_dir: Path, *, register_file: Path | None
 
     Raises:
         IngestError: a table-level problem (missing required column or table, unreadable
-            file, unconvertible type, unreadable register); the warehouse is left as it was.
+            file, unconvertible type, a column none of whose values parses, unreadable
+            register); the warehouse is left as it was.
     """
-    started = time.perf_counter()
+    clock = {"start": time.perf_counter()}
     if not extract_dir.is_dir():
         raise IngestError(str(extract_dir), None, "extract_is_folder",
                           "the extract must be a folder of <table>.parquet/.csv files")
     register = load_register(register_file) if register_file else None
     raws = _read_all(extract_dir, warehouse_dir, on_step)
-    read_seconds = time.perf_counter() - started
-
-    checked: dict[str, CheckedTable] = {}
-    clean: dict[str, pl.DataFrame] = {}
-    counts: dict[str, dict[str, Any]] = {}
-    known: dict[str, pl.Series] = {}
-    for table in TABLES.values():
-        _tick(on_step, f"checking {table.name}")
-        existing = read_clean(warehouse_dir, table)
-        if table.name in raws:
-            result = check_table(raws[table.name], known)
-            checked[table.name] = result
-            merged = merge_clean(table, existing, result.clean)
-            clean[table.name] = merged.frame
-            counts[table.name] = {
-                "delivered": True, "rows_in": result.rows_in, "clean": result.clean.height,
-                "quarantined": result.quarantined.height, "added": merged.added,
-                "superseded": merged.superseded, "warehouse_rows": merged.frame.height}
-        elif existing is not None:
-            clean[table.name] = existing
-            counts[table.name] = {"delivered": False, "rows_in": 0, "clean": 0,
-                                  "quarantined": 0, "added": 0, "superseded": 0,
-                                  "warehouse_rows": existing.height}
-        if table.name == "sponsors" and "sponsors" in clean:
-            known["sponsors"] = clean["sponsors"]["sponsor_id"]
-    check_seconds = time.perf_counter() - started - read_seconds
-
+    clock["read"] = time.perf_counter()
+    checked = _check_all(raws, warehouse_dir, on_step)
+    clock["check"] = time.perf_counter()
     validations: dict[str, Any] = {}
-    gx_seconds = gx_import_seconds = 0.0
-    if run_gx and checked:
-        gx_started = time.perf_counter()
-        _tick(on_step, "great-expectations: importing")
-        import great_expectations  # noqa: F401 - seconds of import, timed on their own
-
-        from .gx_suites import validate_tables
-
-        gx_import_seconds = time.perf_counter() - gx_started
-        validations = validate_tables(
-            {n: c.parsed for n, c in checked.items()}, known,
-            on_table=lambda name: _tick(on_step, f"great-expectations: {name}"))
-        gx_seconds = time.perf_counter() - gx_started
+    gx_import_seconds = 0.0
+    if run_gx and checked.tables:
+        validations, gx_import_seconds = _validate_with_gx(checked, on_step)
+    clock["great_expectations"] = time.perf_counter()
 
     findings = None
     if register is not None and "sponsors" in raws:
         ids = raws["sponsors"].frame.get_column("sponsor_id").cast(pl.String()).drop_nulls()
         findings = check_extract_against_register(register, ids)
-
-    manifest = _manifest(extract_dir, warehouse_dir, raws, counts, checked, validations,
-                         findings, now)
+    manifest = _manifest(extract_dir, warehouse_dir, raws, checked, validations, findings,
+                         now)
     _tick(on_step, "writing warehouse")
-    write_started = time.perf_counter()
+    clock["before_write"] = time.perf_counter()
     write_warehouse(
-        warehouse_dir, clean,
+        warehouse_dir, checked.clean,
         raw={n: r.frame for n, r in raws.items()},
-        quarantine={n: c.quarantined for n, c in checked.items()},
+        quarantine={n: c.quarantined for n, c in checked.tables.items()},
         report_markdown=render_report(manifest, validations,
-                                      {n: c.broken for n, c in checked.items()}, findings),
+                                      {n: c.broken for n, c in checked.tables.items()},
+                                      findings),
         manifest=manifest,
         extra_texts={"reports/gx_results.json": json.dumps(
             {n: v.raw_result for n, v in validations.items()}, indent=1, sort_keys=True,
             default=str)} if validations else None)
-    seconds = {"read": read_seconds, "check": check_seconds, "great_expectations": gx_seconds,
+    end = time.perf_counter()
+    seconds = {"read": clock["read"] - clock["start"], "check": clock["check"] - clock["read"],
+               "great_expectations": clock["great_expectations"] - clock["check"],
                "great_expectations_import": gx_import_seconds,
-               "write": time.perf_counter() - write_started,
-               "total": time.perf_counter() - started}
-    return IngestResult(manifest, checked, validations, findings,
+               "write": end - clock["before_write"], "total": end - clock["start"]}
+    return IngestResult(manifest, checked.tables, validations, findings,
                         {k: round(v, 3) for k, v in seconds.items()})
 
 
 def _manifest(extract_dir: Path, warehouse_dir: Path, raws: dict[str, RawTable],
-              counts: dict[str, dict[str, Any]], checked: dict[str, CheckedTable],
-              validations: dict[str, Any], findings: RegisterFindings | None,
-              now: dt.datetime | None) -> dict[str, Any]:
+              checked: _Checked, validations: dict[str, Any],
+              findings: RegisterFindings | None, now: dt.datetime | None) -> dict[str, Any]:
     previous: list[dict[str, Any]] = []
     if (warehouse_dir / MANIFEST).exists():
         old = read_manifest(warehouse_dir)
@@ -183,8 +204,8 @@ def _manifest(extract_dir: Path, warehouse_dir: Path, raws: dict[str, RawTable],
         "ingested_at": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
         "sources": {n: [{"file": f.relative, "sha256": f.sha256, "bytes": f.size_bytes}
                         for f in r.files] for n, r in raws.items()},
-        "tables": counts,
-        "rules_broken": {n: c.broken for n, c in checked.items()},
+        "tables": checked.counts,
+        "rules_broken": {n: c.broken for n, c in checked.tables.items()},
         "validation": {
             "engine": "great_expectations" if validations else None,
             "great_expectations_version": gx_version,
