@@ -31,8 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "features.json"
 SEED = 20240601
-SNAPSHOTS = 36
-LAST_AS_OF = dt.date(2025, 12, 31)
+#: 36 month ends, the last three years of the simulated window (2019 to 2025).
+FIRST_AS_OF, LAST_AS_OF = dt.date(2023, 1, 31), dt.date(2025, 12, 31)
 TARGETS = {"one_snapshot_s": 5.0, "history_36_s": 60.0, "peak_memory_gb": 4.0,
            "large_peak_memory_gb": 8.0}
 
@@ -40,8 +40,7 @@ TARGETS = {"one_snapshot_s": 5.0, "history_36_s": 60.0, "peak_memory_gb": 4.0,
 def as_of_dates() -> list[dt.date]:
     from features.build import as_of_dates as dates
 
-    first = dt.date(LAST_AS_OF.year - SNAPSHOTS // 12, LAST_AS_OF.month, 1)
-    return dates(first, LAST_AS_OF, "month")[-SNAPSHOTS:]
+    return dates(FIRST_AS_OF, LAST_AS_OF, "month")
 
 
 def ensure_world(folder: Path, sponsors: int) -> Path:
@@ -120,11 +119,16 @@ def run_duckdb(folder: Path, history: bool) -> dict[str, Any]:
 
     thresholds, dates = load_thresholds(), as_of_dates()
     out: dict[str, Any] = {"engine": "duckdb"}
+    # like polars, each measurement starts from the Parquet files: loading is part of it
     con, out["load_tables"] = timed(lambda: connect(scan_extract(folder), thresholds))
-    _, out["one_snapshot_shared_features"] = timed(lambda: duckdb_features(con, dates[-1]))
+    _, out["one_snapshot_shared_features"] = timed(
+        lambda: duckdb_features(connect(scan_extract(folder), thresholds), dates[-1]))
     if history:
-        frames, out["history_36_shared_features"] = timed(
-            lambda: [duckdb_features(con, d) for d in dates])
+        def all_dates() -> list[Any]:
+            con = connect(scan_extract(folder), thresholds)
+            return [duckdb_features(con, d) for d in dates]
+
+        frames, out["history_36_shared_features"] = timed(all_dates)
         pl.concat(frames).write_parquet(folder / "_duckdb_shared.parquet")
     out["peak_memory_gb"] = peak_memory_gb()
     return out

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 import duckdb
 import polars as pl
 
-from features.context import FULL_MONTH_HOURS, LOOKBACK_MONTHS
+from features.context import FULL_MONTH_HOURS, LOOKBACK_MONTHS, RATIO_TOLERANCE
 from features.pit import conform_all
+from features.salary import EXCESS_HOURS_RATIO
 
 #: Features computed here, each with the same meaning and name as in features.registry.
 DUCKDB_FEATURES: tuple[str, ...] = (
@@ -97,7 +98,8 @@ paid AS (
 paid_ratio AS (
     SELECT d.*, d.gross_wage / h.monthly_threshold AS ratio,
            d.hours_paid / (d.declared_weekly_hours * 52 / 12) AS hours_ratio,
-           coalesce(d.hours_paid / (d.declared_weekly_hours * 52 / 12) >= $full_month, true)
+           coalesce(d.hours_paid / (d.declared_weekly_hours * 52 / 12) >= $full_month_from,
+                    true)
                AS full_month
     FROM paid d ASOF LEFT JOIN thresholds h
       ON d.scheme = h.scheme AND d.period >= h.valid_from
@@ -109,7 +111,7 @@ salary AS (
            median(ratio) FILTER (WHERE full_month) AS salary_ratio_median,
            median(gross_wage / declared_monthly_salary) FILTER (WHERE full_month)
                AS salary_paid_vs_declared,
-           avg(CASE WHEN hours_ratio > 1.1 THEN 1.0 ELSE 0.0 END)
+           avg(CASE WHEN hours_ratio > $excess_above THEN 1.0 ELSE 0.0 END)
                FILTER (WHERE hours_ratio IS NOT NULL) AS hours_excess_share
     FROM paid_ratio GROUP BY sponsor_id
 ),
@@ -199,6 +201,8 @@ def connect(tables: Mapping[str, pl.LazyFrame], thresholds: pl.DataFrame,
 
 def duckdb_features(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame:
     """The features of :data:`DUCKDB_FEATURES` for sponsors active on ``as_of``."""
-    params = {"as_of": as_of, "lookback": LOOKBACK_MONTHS, "full_month": FULL_MONTH_HOURS}
+    params = {"as_of": as_of, "lookback": LOOKBACK_MONTHS,
+              "full_month_from": FULL_MONTH_HOURS - RATIO_TOLERANCE,
+              "excess_above": EXCESS_HOURS_RATIO + RATIO_TOLERANCE}
     frame = con.sql(FEATURES_SQL, params=params).pl()
     return frame.select("sponsor_id", *(pl.col(n).cast(pl.Float64) for n in DUCKDB_FEATURES))

@@ -25,6 +25,10 @@ LOOKBACK_MONTHS = 37
 #: criterion is held against full months only, as jobs start and end mid-month.
 FULL_MONTH_HOURS = 0.9
 
+#: Ratios are compared with their bounds this loosely, so that the rounding of a division
+#: (which differs between query plans) never decides a case sitting exactly on a bound.
+RATIO_TOLERANCE = 1e-6
+
 #: A migrant whose last paid month is this many months before T has left even if the
 #: sponsor filed nothing since (filing lags are one to two months).
 STALE_MONTHS = 3
@@ -106,7 +110,8 @@ class Context:
             .alias("contract_hours_ratio"),
         ).with_columns(
             # the first and last month of a job are paid in part: their hours show it
-            (pl.col("contract_hours_ratio") >= FULL_MONTH_HOURS).fill_null(True)
+            (pl.col("contract_hours_ratio") >= FULL_MONTH_HOURS - RATIO_TOLERANCE)
+            .fill_null(True)
             .alias("full_month"),
         ).cache()
 

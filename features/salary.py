@@ -16,7 +16,7 @@ from collections.abc import Collection
 
 import polars as pl
 
-from features.context import Context, Part, per_sponsor
+from features.context import RATIO_TOLERANCE, Context, Part, per_sponsor
 from features.dates import month_of
 from features.spec import Feature
 
@@ -143,7 +143,7 @@ def _monthly(ctx: Context) -> pl.LazyFrame:
         hourly.median().alias("hourly_wage_ratio_median"),
         (hourly < 1).filter(hourly.is_not_null()).mean().alias("hourly_below_threshold_share"),
         pl.col("contract_hours_ratio").median().alias("hours_paid_vs_contract"),
-        (pl.col("contract_hours_ratio") > EXCESS_HOURS_RATIO)
+        (pl.col("contract_hours_ratio") > EXCESS_HOURS_RATIO + RATIO_TOLERANCE)
         .filter(pl.col("contract_hours_ratio").is_not_null()).mean()
         .alias("hours_excess_share"),
         pl.col("identical").mean().alias("salary_identical_share"),

@@ -156,3 +156,13 @@ def test_unpaid_hours_show_in_the_wage_per_hour() -> None:
     # median of 5 x 5100/5008 and 6 x 5100/5008/1.3
     assert s["hourly_wage_ratio_median"] == pytest.approx(5100 / 5008 / 1.3)
     assert s["hours_excess_share"] == pytest.approx(6 / 11)
+
+
+def test_a_month_with_exactly_the_full_month_share_of_hours_counts_as_full() -> None:
+    """156 of 173.33 contract hours is 0.9 up to rounding, which must not decide."""
+    w = World().sponsor("10000001")
+    w.permit("10000001", "x", submitted_on=D(2022, 11, 1), salary=5500)
+    w.pay("10000001", "x", months(D(2023, 1, 1), 11), 4000, hours=156.0)
+    s = features_of(w)["10000001"]
+    assert s["salary_below_threshold_share"] == 1.0
+    assert s["salary_ratio_median"] == pytest.approx(4000 / 5008)
