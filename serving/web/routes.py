@@ -98,6 +98,9 @@ class Formats:
     def code(self, value: str | None) -> str:
         return code_text(self.lang, value)
 
+    def codes(self, values: list[str] | None) -> str:
+        return ", ".join(code_text(self.lang, v) for v in values or [])
+
     def feature(self, name: str, english: str) -> str:
         return feature_text(self.lang, name, english)
 

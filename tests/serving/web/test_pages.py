@@ -314,6 +314,9 @@ def test_review_form_writes_the_api_review_storage(web: Web) -> None:
     assert stored["outcome"] == "VIOLATION" and stored["closed_on"] == "2026-03-01"
     assert stored["findings"] == ["UNDERPAYMENT", "SALARY_REPAYMENT"]
     assert stored["fine_eur"] == 12000
+    closed = web.client.get(f"/sponsors/{sponsor}?saved=outcome")
+    assert closed.status_code == 200 and "Outcome recorded." in closed.text
+    assert "violation (2026-03-01): underpayment, salary paid back, € 12,000" in closed.text
 
     reviewed = web.client.get("/sponsors", params={"reviewed": "yes"}).text
     assert sponsor in listed_ids(reviewed)
@@ -486,3 +489,18 @@ def test_guessing_keys_is_throttled(web: Web) -> None:
         assert right_key.status_code == 429 and "Too many failed sign-ins" in right_key.text
     finally:
         app.state.sign_in_throttle = SignInThrottle()  # type: ignore[attr-defined]
+
+
+def test_past_inspections_with_findings_are_listed(web: Web) -> None:
+    scores = web.latest_scores()
+    inspections = pl.read_parquet(web.settings.warehouse_dir / "inspections.parquet")
+    found = (inspections.filter(pl.col("sponsor_id").is_in(scores["sponsor_id"].implode())
+                                & (pl.col("findings").list.len() > 0))
+             .sort("inspection_id").row(0, named=True))
+    page = web.client.get(f"/sponsors/{found['sponsor_id']}")
+    assert page.status_code == 200
+    row = page.text.split(found["inspection_id"], 1)[1].split("</tr>", 1)[0]
+    assert str(found["opened_on"]) in row
+    from serving.web.i18n import code_text
+
+    assert ", ".join(code_text("en", f) for f in found["findings"]) in row
