@@ -55,31 +55,23 @@ def small_world_tables(small_world: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def scored_home(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home where the small world went through every stage (pipelines.run): ingested
-    (without GX), quarterly feature snapshots, a real model trained, registered and
-    promoted to champion, and the last three snapshots scored. Treat it as read-only;
-    copy it (shutil.copytree) to change it."""
-    from pipelines.run import (
-        SCORED_SNAPSHOTS,
-        WORLD_END,
-        features_stage,
-        ingest_stage,
-        promote_stage,
-        score_stage,
-        snapshot_dates,
-        train_stage,
-    )
+def scored_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home made by ``sponsorwatch demo --no-serve`` on a small world (400 sponsors, the
+    small world's seed, no GX, no plots): warehouse, quarterly feature snapshots, a real
+    model trained, registered and promoted to champion, the last snapshots scored, and an
+    admin key labelled ``demo``. The command's output is in ``<home>/../demo.log``.
+    Treat it as read-only; copy it (shutil.copytree) to change it."""
+    from typer.testing import CliRunner
+
+    from sponsorwatch.cli import app
 
     home = tmp_path_factory.mktemp("scored") / "home"
-    # Explicit: mlflow.set_tracking_uri leaves MLFLOW_TRACKING_URI set in the environment,
-    # which Settings would otherwise prefer to this home's own registry.
-    settings = Settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
-    ingest_stage(settings, small_world, run_gx=False)
-    dates = snapshot_dates()
-    features_stage(settings, dates)
-    train_stage(settings, WORLD_END, plots=False)
-    promote_stage(settings)
-    for day in dates[-SCORED_SNAPSHOTS:]:
-        score_stage(settings, day)
-    return settings.home
+    # Named explicitly: mlflow.set_tracking_uri leaves MLFLOW_TRACKING_URI set in the
+    # environment, which Settings would otherwise prefer to this home's own registry.
+    env = {"SPONSORWATCH_MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}
+    result = CliRunner().invoke(app, [
+        "--home", str(home), "demo", "--no-serve", "--no-gx", "--no-plots",
+        "--sponsors", str(SMALL_WORLD_SPONSORS), "--seed", str(SMALL_WORLD_SEED)], env=env)
+    (home.parent / "demo.log").write_text(result.output)
+    assert result.exit_code == 0, result.output
+    return home

@@ -51,6 +51,7 @@ def serve(
     import uvicorn
 
     settings = settings_of(ctx)
+    _quiet_mlflow()
     # Workers are separate processes that build their own Settings from the environment.
     os.environ["SPONSORWATCH_HOME"] = str(settings.home.resolve())
     typer.echo(f"serving {settings.home} on http://{host}:{port} (docs: /docs)")
@@ -75,7 +76,7 @@ def keys_create(
     from serving.keys import issue_key
 
     settings = settings_of(ctx)
-    with Session(_engine(ctx)) as session:
+    with Session(_engine(ctx), expire_on_commit=False) as session:
         issued = issue_key(session, settings.secret_key.get_secret_value(), role.value, label)
     typer.echo(f"key id {issued.key_id}, role {issued.role.value}; store this key now, it is "
                "not shown again:", err=True)
@@ -92,7 +93,7 @@ def keys_list(ctx: typer.Context) -> None:
     from serving.keys import list_keys
 
     table = Table("key id", "role", "label", "created (UTC)", "revoked (UTC)")
-    with Session(_engine(ctx)) as session:
+    with Session(_engine(ctx), expire_on_commit=False) as session:
         for key in list_keys(session):
             table.add_row(key.key_id, key.role, key.label, f"{key.created_at:%Y-%m-%d %H:%M}",
                           f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "")
@@ -107,7 +108,7 @@ def keys_revoke(ctx: typer.Context,
 
     from serving.keys import revoke_key
 
-    with Session(_engine(ctx)) as session:
+    with Session(_engine(ctx), expire_on_commit=False) as session:
         key = revoke_key(session, key_id)
     if key is None:
         typer.echo(f"no key with id {key_id!r}", err=True)
@@ -165,13 +166,104 @@ def reviews_export(
 
     if output.suffix not in (".parquet", ".csv"):
         raise typer.BadParameter("use a .parquet or .csv file name", param_hint="--output")
-    with Session(_engine(ctx)) as session:
+    with Session(_engine(ctx), expire_on_commit=False) as session:
         count = export_inspections(session, output)
     typer.echo(f"{count} inspections written to {output}")
 
 
+def _quiet_mlflow() -> None:
+    """MLflow's own progress bars and INFO lines would break the rich display."""
+    import logging
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class _StageBars:
+    """One rich progress bar per stage, fed by pipelines.run's (text, done, total)."""
+
+    def __init__(self, progress) -> None:  # noqa: ANN001 - rich Progress
+        self.progress = progress
+        self.tasks: dict[str, object] = {}
+
+    def __call__(self, text: str, done: int, total: int | None) -> None:
+        stage = text.split(":", 1)[0]
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(text, total=total)
+        self.progress.update(self.tasks[stage], description=text, completed=done,
+                             total=total)
+
+
+def demo(
+    ctx: typer.Context,
+    sponsors: Annotated[int, typer.Option(min=50, help="Sponsors in the simulated world")
+                        ] = 12_000,
+    seed: Annotated[int | None, typer.Option(help="World seed [default: settings seed]")
+                    ] = None,
+    gx: Annotated[bool, typer.Option(help="Validate with great-expectations too")] = True,
+    plots: Annotated[bool, typer.Option(help="Log training plots to MLflow")] = True,
+    run_server: Annotated[bool, typer.Option("--serve/--no-serve",
+                                             help="Start the service at the end")] = True,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """The main job end to end: simulate a sponsor world, ingest it, build features,
+    train, promote, score, then serve the ranking with a fresh admin key."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from sqlalchemy.orm import Session
+
+    from pipelines.run import run_demo
+    from serving.keys import issue_key
+
+    settings = settings_of(ctx)
+    _quiet_mlflow()
+    console = Console()
+    console.print(f"[bold]sponsorwatch demo[/]: {sponsors:,} sponsors into {settings.home}")
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        result = run_demo(settings, sponsors, settings.seed if seed is None else seed,
+                          run_gx=gx, plots=plots, progress=_StageBars(progress))
+    with Session(_engine(ctx), expire_on_commit=False) as session:
+        issued = issue_key(session, settings.secret_key.get_secret_value(), "admin", "demo")
+    base = f"http://{host}:{port}"
+    for note in result.notes:
+        console.print(note)
+    console.print(
+        f"\n[bold]Where to look[/]\n"
+        f"  extract          {result.extract}\n"
+        f"  warehouse        {result.warehouse} (validation report in reports/)\n"
+        f"  feature store    {settings.features_dir} ({result.snapshots} snapshots)\n"
+        f"  model            {settings.model_name} version {result.model_version} "
+        f"({'promoted to champion' if result.promoted else 'not promoted'}); "
+        f"MLflow: uv run mlflow ui --backend-store-uri {settings.tracking_uri}\n"
+        f"  scores           {result.scores[-1]}\n"
+        f"  pages            {base}/\n"
+        f"  API docs         {base}/docs\n"
+        f"  admin key        {issued.api_key}\n"
+        f"  try              curl -s -H 'X-API-Key: {issued.api_key}' "
+        f"'{base}/v1/sponsors?page_size=5'", soft_wrap=True)
+    if run_server:
+        import uvicorn
+
+        from serving.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
 def register(app: typer.Typer) -> None:
     app.command(name="serve")(serve)
+    app.command(name="demo")(demo)
     app.add_typer(keys_app, name="keys")
     app.add_typer(audit_app, name="audit")
     app.add_typer(reviews_app, name="reviews")

@@ -154,8 +154,13 @@ def test_sponsor_page(api: Api) -> None:
     for name in model_features:
         assert by_name[name]["description"] == FEATURES[name].description
         assert by_name[name]["value"] == pytest.approx(row[name], nan_ok=True)
-    days = snapshot_dates(api.settings.scores_dir)
-    assert [h["as_of"] for h in page["history"]] == [str(d) for d in days]
+    history = pl.concat(
+        pl.read_parquet(api.settings.scores_dir / f"as_of={day}" / "scores.parquet")
+        .filter(pl.col("sponsor_id") == row["sponsor_id"]).select("as_of", "score")
+        for day in snapshot_dates(api.settings.scores_dir))
+    assert history.height >= 2
+    assert [h["as_of"] for h in page["history"]] == [str(d) for d in history["as_of"]]
+    assert [h["score"] for h in page["history"]] == pytest.approx(history["score"].to_list())
     expected = inspections.filter(pl.col("sponsor_id") == row["sponsor_id"])
     assert sorted(i["inspection_id"] for i in page["inspections"]) == sorted(
         expected["inspection_id"])

@@ -17,14 +17,15 @@ def own_api(scored_home: Path, tmp_path: Path) -> Iterator[Api]:
 
 
 def test_reload_picks_up_a_new_champion(own_api: Api) -> None:
-    from training.registry import CHAMPION, client
+    from training.registry import CHAMPION, client, tracking
 
     before = own_api.client.get("/v1/model", headers=own_api.headers["admin"]).json()
     mlflow_client = client(own_api.settings)
     name = own_api.settings.model_name
     champion = mlflow_client.get_model_version_by_alias(name, CHAMPION)
     # A new version of the same run, promoted: what `sponsorwatch promote` does.
-    new = mlflow_client.create_model_version(name, champion.source, run_id=champion.run_id)
+    with tracking(own_api.settings):  # MLflow resolves a models:/ source on the global store
+        new = mlflow_client.create_model_version(name, champion.source, run_id=champion.run_id)
     mlflow_client.set_registered_model_alias(name, CHAMPION, new.version)
     # Nothing changes until the reload: the model is never loaded per request.
     assert own_api.client.get("/v1/model", headers=own_api.headers["analyst"]).json()[
