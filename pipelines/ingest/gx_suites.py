@@ -25,7 +25,15 @@ from typing import Any, cast
 
 import polars as pl
 
-from sponsorwatch.contract import CONTRACT_VERSION, TABLES, Rule, Table, key_rule, row_rules
+from sponsorwatch.contract import (
+    CONTRACT_VERSION,
+    TABLES,
+    Rule,
+    Table,
+    key_rule,
+    restricted_columns,
+    row_rules,
+)
 from sponsorwatch.validation import (
     TEXT_SUFFIX,
     parse_rule_name,
@@ -263,7 +271,7 @@ def _example(value: Any) -> str:
     return str(value)
 
 
-def _outcome(result: Any) -> ExpectationOutcome:
+def _outcome(result: Any, restricted: frozenset[str]) -> ExpectationOutcome:
     config = result.expectation_config
     kwargs = config.kwargs
     cols = tuple(kwargs.get("column_list") or [kwargs[k] for k in ("column", "column_A",
@@ -275,12 +283,24 @@ def _outcome(result: Any) -> ExpectationOutcome:
     messages = [str(i.get("exception_message")) for i in infos
                 if isinstance(i, dict) and i.get("raised_exception")]
     error = "; ".join(messages) or None
-    examples = tuple(_example(v) for v in (res.get("partial_unexpected_list") or [])[:5])
+    examples = () if restricted & set(cols) else tuple(
+        _example(v) for v in (res.get("partial_unexpected_list") or [])[:5])
     return ExpectationOutcome(
         rule=config.meta.get("rule", ""), kind=config.meta.get("kind", ""),
         expectation=config.type, columns=cols, success=bool(result.success),
         element_count=res.get("element_count"), unexpected_count=res.get("unexpected_count"),
         examples=examples, error=error)
+
+
+def _without_restricted_values(result: dict[str, Any], restricted: frozenset[str]
+                               ) -> dict[str, Any]:
+    """The JSON result with no value of a restricted column (nationality) in it."""
+    for item in result.get("results", []):
+        kwargs = item.get("expectation_config", {}).get("kwargs", {})
+        if kwargs.get("column") in restricted and isinstance(item.get("result"), dict):
+            item["result"] = {k: v for k, v in item["result"].items()
+                              if not k.startswith("partial_unexpected")}
+    return result
 
 
 def validate_tables(parsed: Mapping[str, pl.DataFrame], known: Mapping[str, pl.Series],
@@ -314,12 +334,15 @@ def validate_tables(parsed: Mapping[str, pl.DataFrame], known: Mapping[str, pl.S
         result = batch.validate(suite, expectation_parameters=parameters,
                                 result_format={"result_format": "SUMMARY",
                                                "partial_unexpected_count": 5})
-        outcomes = tuple(sorted((_outcome(r) for r in result.results),
+        # restricted values (nationality) never reach a report, not even as examples
+        restricted = frozenset(restricted_columns(name))
+        outcomes = tuple(sorted((_outcome(r, restricted) for r in result.results),
                                 key=lambda o: (o.rule, o.expectation)))
         validations[name] = TableValidation(
             name, suite_data["name"], bool(result.success), outcomes,
             tuple(suite_data["meta"]["polars_enforced"]),
-            json.loads(json.dumps(result.to_json_dict(), default=str)))
+            _without_restricted_values(
+                json.loads(json.dumps(result.to_json_dict(), default=str)), restricted))
     return validations
 
 

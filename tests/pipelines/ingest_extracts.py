@@ -186,6 +186,7 @@ def damaged_rows() -> tuple[dict[str, Rows], dict[str, dict[int, set[str]]]]:
         {"decision_pending_exactly_when_decided_on_null"})
     add("permits", permit("B8", ids[0], valid_from=None),
         {"validity_present_when_granted"})
+    add("permits", permit("B9", ids[0], nationality="ind"), {"nationality_format"})
     add("permits", permit("A1", ids[1]), {"application_id_unique"})
     expected["permits"][1] = {"application_id_unique"}  # the clean A1 is now a duplicate
 

@@ -67,3 +67,11 @@ def test_report_and_manifest_sit_next_to_each_other(damaged_with_gx) -> None:
     assert manifest["validation"]["gx_unexpected_by_rule"]["permits"]["scheme_in_set"] == 1
     results = json.loads((warehouse / "reports" / "gx_results.json").read_text("utf-8"))
     assert results["payroll"]["success"] is False
+
+
+def test_no_report_shows_a_nationality(damaged_with_gx) -> None:
+    _, warehouse = damaged_with_gx
+    report = (warehouse / "reports" / "validation.md").read_text(encoding="utf-8")
+    line = next(x for x in report.splitlines() if x.startswith("| nationality_format |"))
+    assert line.endswith("| 1 | 1 |  |")  # counted, no example value
+    assert '"ind"' not in (warehouse / "reports" / "gx_results.json").read_text("utf-8")
