@@ -86,6 +86,29 @@ def test_the_notebooks_take_the_scored_home_as_prepared(notebook_home: Path) -> 
     assert not glue.is_prepared(home_settings(notebook_home / "nothing-here"))
 
 
+def test_a_home_named_but_never_prepared_is_refused(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    glue = load_notebook_glue()
+    monkeypatch.setenv("SPONSORWATCH_HOME", str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError, match="not a prepared home"):
+        glue.notebook_settings(sponsors=400, seed=1)
+
+
+def test_unset_home_uses_the_default_once_prepared(notebook_home: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With SPONSORWATCH_HOME unset the notebooks read their default home, and build
+    nothing when it is already prepared."""
+    glue = load_notebook_glue()
+    monkeypatch.delenv("SPONSORWATCH_HOME", raising=False)
+    monkeypatch.setattr(glue, "DEFAULT_HOME", notebook_home)
+    monkeypatch.setattr("pipelines.run.run_demo", _refuse_to_build)
+    assert glue.notebook_settings(sponsors=400, seed=1).home == notebook_home
+
+
+def _refuse_to_build(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("a prepared default home was built again")
+
+
 def test_explore_world_runs_and_draws(explored: NotebookNode, notebook_home: Path) -> None:
     text = text_of(explored)
     assert f"home:        {notebook_home}" in text
@@ -115,5 +138,7 @@ def test_model_report_runs_and_draws(reported: NotebookNode) -> None:
     assert "crude_rule" in text and "logistic" in text  # the baselines beside the model
     assert "comparing v" in text and "rank correlation" in text  # two versions compared
     assert "reasons" in text
-    # precision at k, calibration, precision curve, importance, SHAP, reasons, comparison
-    assert images(reported) >= 7
+    assert "# Fairness audit (top" in text and "## Proxy check" in text  # the run's audit
+    # precision at k, calibration, precision curve, importance, SHAP, reasons, fairness,
+    # comparison
+    assert images(reported) >= 8
