@@ -173,6 +173,12 @@ def test_unreadable_file_stops(tmp_path: Path, ingested: Path) -> None:
     _assert_stops(extract, ingested, "permits.csv", "file_readable")
 
 
+def test_a_table_delivered_twice_stops(tmp_path: Path, ingested: Path) -> None:
+    extract = write_extract(tmp_path / "bad", clean_rows())
+    typed_frame("permits", clean_rows()["permits"]).write_parquet(extract / "permits.parquet")
+    _assert_stops(extract, ingested, "permits.parquet, permits.csv", "one_form_per_table")
+
+
 def test_identifier_stored_as_a_number_stops(tmp_path: Path, ingested: Path) -> None:
     extract = write_extract(tmp_path / "bad", clean_rows())
     (extract / "sponsors.csv").unlink()
