@@ -1,9 +1,9 @@
 """The crude rule of the past, kept as a baseline: risk-based selection by a checklist.
 
-A sponsor scores one point for each of: small (few employees), young (recently founded),
-in a sector long seen as risky (restaurants, hair and beauty, cleaning, agriculture), and
-many permit applications for its size. Within a number of points, more permits per
-employee ranks first. It learns nothing, so it is the same on every fold.
+A sponsor scores one point for each of: small (10 or fewer employees), young (founded under
+3 years ago), a restaurant or hair salon, and many permits (3 or more applications in the
+last 12 months). Within a number of points, more permits per employee ranks first. It
+learns nothing, so it is the same on every fold.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ import polars as pl
 
 SMALL_HEADCOUNT = 10
 YOUNG_YEARS = 3.0
-MANY_PERMITS_PER_HEADCOUNT = 0.5
-#: SBI divisions: 01 agriculture, 56 food and beverage service, 81 cleaning, 96 personal
-#: services (hairdressers, beauty).
-RISKY_DIVISIONS = (1, 56, 81, 96)
+MANY_PERMITS_12M = 3
+#: SBI divisions: 56 food and beverage service, 96 personal services (hairdressers, beauty).
+RISKY_DIVISIONS = (56, 96)
 
 HEADCOUNT = "log_headcount"
 COMPANY_AGE = "company_age_years"
 SECTOR = "sector_division"
-PERMITS = "permits_36m_per_headcount"
+PERMITS = "permits_12m_per_headcount"
 REQUIRED = (HEADCOUNT, COMPANY_AGE, PERMITS)
 
 
@@ -40,7 +39,8 @@ def crude_rule_points(frame: pl.DataFrame) -> pl.Series:
     checks = [
         pl.col(HEADCOUNT) <= math.log1p(SMALL_HEADCOUNT),
         pl.col(COMPANY_AGE) < YOUNG_YEARS,
-        pl.col(PERMITS) >= MANY_PERMITS_PER_HEADCOUNT,
+        # applications = per-employee rate x employees (log_headcount is log(1 + employees))
+        (pl.col(PERMITS) * pl.col(HEADCOUNT).exp().sub(1)).round(6) >= MANY_PERMITS_12M,
     ]
     if SECTOR in frame.columns:
         checks.append(pl.col(SECTOR).is_in([float(d) for d in RISKY_DIVISIONS]))
