@@ -171,13 +171,13 @@ print(f"latest feature snapshot: {latest} ({snapshot.height} active sponsors)")
 print(f"truth: {truth_file or 'none (not a simulated world): this section is skipped'}")
 
 # %%
+traces = []  # one frame per typology with abusing sponsors on that day
 if truth is not None:
     known = snapshot.join(truth, on="sponsor_id", how="left").with_columns(
         abusing=pl.col("is_abusive").fill_null(False) & (pl.col("abuse_from") <= latest))
     typologies = sorted(truth.get_column("typologies").explode().drop_nulls().unique()
                         .to_list())
     honest = ~pl.col("is_abusive").fill_null(False)
-    traces = []
     for typology in typologies:
         members = pl.col("abusing") & pl.col("typologies").list.contains(typology)
         group = known.filter(members | honest)
@@ -186,6 +186,9 @@ if truth is not None:
             continue
         traces.append(standardised_differences(group, members, meta.names)
                       .with_columns(typology=pl.lit(typology), sponsors=pl.lit(sponsors)))
+
+# %%
+if traces:
     traces_long = pl.concat(traces)
     strongest = (traces_long.group_by("typology", "sponsors", maintain_order=True)
                  .agg(pl.col("feature").head(3).alias("strongest traces"),

@@ -244,6 +244,12 @@ if other_version:
             other_label: other_run.data.params.get(k, "")} for k in settings_keys
            if run.data.params.get(k) != other_run.data.params.get(k)]))
 
+    # A version trained on another feature set may need columns these snapshots lack.
+    missing = sorted(f for f in other.feature_names
+                     if f not in holdout.columns or f not in snapshot.columns)
+    if missing:
+        raise ValueError(f"v{other_version} needs features {missing} that v{info['version']}'s "
+                         "snapshots lack: compare it on snapshots of its own feature set")
     labelled = holdout.filter(pl.col("label").is_not_null())
     y = labelled["label"].cast(pl.Float64).to_numpy()
     scores = {this_label: model.predict(labelled), other_label: other.predict(labelled)}

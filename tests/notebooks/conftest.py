@@ -14,8 +14,10 @@ from notebook_runner import NotebookRunner, write_kernel_spec
 
 @pytest.fixture(scope="session")
 def notebook_runner(tmp_path_factory: pytest.TempPathFactory) -> NotebookRunner:
+    """Executed notebooks land in ``<pytest tmp>/executed0/`` for a look at their output."""
     return NotebookRunner(write_kernel_spec(tmp_path_factory.mktemp("kernels")),
-                          tmp_path_factory.mktemp("bytecode"))
+                          tmp_path_factory.mktemp("bytecode"),
+                          tmp_path_factory.mktemp("executed"))
 
 
 @pytest.fixture(scope="session")

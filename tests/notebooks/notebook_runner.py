@@ -20,9 +20,11 @@ class NotebookRunner:
     """Executes notebooks with nbclient on a kernel running ``sys.executable`` (the venv's
     Python, whatever kernels the machine has installed) against a given home."""
 
-    def __init__(self, kernels_dir: Path, bytecode_dir: Path) -> None:
+    def __init__(self, kernels_dir: Path, bytecode_dir: Path,
+                 executed_dir: Path | None = None) -> None:
         self.kernels_dir = kernels_dir
         self.bytecode_dir = bytecode_dir
+        self.executed_dir = executed_dir
 
     def kernel_env(self, home: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
@@ -50,7 +52,15 @@ class NotebookRunner:
         return notebook
 
     def run_file(self, name: str, home: Path) -> NotebookNode:
-        return self.run(nbformat.read(NOTEBOOKS / name, as_version=4), home)
+        """Execute a notebook of the notebooks folder; with ``executed_dir`` the executed
+        copy (outputs, or the traceback of the failing cell) is written there to look at."""
+        notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+        try:
+            return self.run(notebook, home)
+        finally:
+            if self.executed_dir is not None:
+                self.executed_dir.mkdir(parents=True, exist_ok=True)
+                nbformat.write(notebook, self.executed_dir / name)
 
 
 def write_kernel_spec(folder: Path) -> Path:
