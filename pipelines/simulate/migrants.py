@@ -311,7 +311,8 @@ def _one_per_sponsor(sponsor: np.ndarray, candidate: np.ndarray,
 def _draw_tenure(pop: Population, sponsor: np.ndarray, m: int, uni: np.ndarray,
                  rng: np.random.Generator) -> np.ndarray:
     median = tenure_months(pop)[sponsor]
-    days = median * 30.4 * rng.lognormal(0.0, 0.7, m)
+    spread = np.array([s.tenure_spread for s in SECTORS])[pop.sector[sponsor]]
+    days = median * 30.4 * np.exp(rng.normal(0.0, 1.0, m) * spread)
     return np.where(uni, rng.uniform(12, 48, m) * 30.4, days)
 
 

@@ -37,19 +37,21 @@ class Sector:
     nationalities: tuple[tuple[str, float], ...]
     #: Share of this sector's sponsors that are bankrupt / withdraw per year.
     exit_rate: float = 0.03
+    #: Spread (lognormal sigma) of tenures: knowledge workers in IT change jobs often.
+    tenure_spread: float = 0.7
 
 
 SECTORS: tuple[Sector, ...] = (
-    Sector("ict", ("62010", "62020", "62030", "63110"), 0.225, 0.95, 0.40, 1.35, 40, 0.55,
+    Sector("ict", ("62010", "62020", "62030", "63110"), 0.225, 0.95, 0.40, 1.35, 32, 0.55,
            4800, ("2512", "2511", "2514", "2521", "2529"),
            (("IND", 0.42), ("TUR", 0.10), ("CHN", 0.08), ("RUS", 0.06), ("UKR", 0.06),
             ("BRA", 0.06), ("PAK", 0.05), ("IRN", 0.05), ("EGY", 0.04), ("USA", 0.04),
-            ("ZAF", 0.04))),
+            ("ZAF", 0.04)), tenure_spread=1.1),
     Sector("business_services", ("70221", "69201", "73111", "71121", "82990"), 0.265, 1.2, 0.25,
            1.28, 42, 0.85, 4300, ("2421", "2431", "2411", "2149", "3322"),
            (("IND", 0.18), ("USA", 0.12), ("CHN", 0.10), ("TUR", 0.10), ("GBR", 0.10),
             ("BRA", 0.08), ("ZAF", 0.07), ("RUS", 0.07), ("JPN", 0.06), ("MEX", 0.06),
-            ("EGY", 0.06))),
+            ("EGY", 0.06)), tenure_spread=0.95),
     Sector("research", ("72190", "72110", "85302"), 0.018, 3.0, 0.22, 1.12, 30, 0.35,
            4400, ("2310", "2131", "2111", "2141", "2211"),
            (("CHN", 0.22), ("IND", 0.18), ("IRN", 0.10), ("USA", 0.08), ("BRA", 0.08),
