@@ -504,3 +504,31 @@ def test_past_inspections_with_findings_are_listed(web: Web) -> None:
     from serving.web.i18n import code_text
 
     assert ", ".join(code_text("en", f) for f in found["findings"]) in row
+
+
+def test_sponsor_pages_render_for_every_kind_of_sponsor(web: Web) -> None:
+    """A sample covering each band, sponsors with and without inspections, payroll and
+    notices, both languages: every page renders."""
+    scores = web.latest_scores()
+    ranked = scores["sponsor_id"]
+    warehouse = web.settings.warehouse_dir
+
+    def having(table: str) -> set[str]:
+        return set(pl.read_parquet(warehouse / f"{table}.parquet", columns=["sponsor_id"])
+                   ["sponsor_id"].to_list())
+
+    inspected, paid, noticed = having("inspections"), having("payroll"), having("notifications")
+    sample: set[str] = set()
+    for group in (inspected, set(ranked) - paid, noticed, set(ranked) - noticed,
+                  set(ranked) - inspected):
+        sample |= set(sorted(group & set(ranked))[:6])
+    for band in scores["band"].unique().to_list():
+        sample |= set(scores.filter(pl.col("band") == band)["sponsor_id"].head(2).to_list())
+    sample |= set(ranked.sample(8, seed=3).to_list())
+    client = web.fresh_client()
+    sign_in(client, key_of(web.api, "analyst"))
+    for lang in ("en", "nl"):
+        client.post("/language", data={"lang": lang, "next": "/sponsors"})
+        for sponsor_id in sorted(sample):
+            response = client.get(f"/sponsors/{sponsor_id}")
+            assert response.status_code == 200, (lang, sponsor_id, response.text[:300])
