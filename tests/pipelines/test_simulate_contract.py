@@ -75,3 +75,19 @@ def test_api_returns_the_same_world_as_written(small_world: Path,
     tables = simulate_world(SMALL_WORLD_SPONSORS, SMALL_WORLD_SEED)
     for name, frame in tables.items():
         assert frame.equals(small_world_tables[name]), name
+
+
+def test_chunked_worlds_write_parts_with_unique_keys(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Big worlds are drawn and written per chunk of sponsors; keys stay unique across parts."""
+    from pipelines.simulate import world as world_module
+
+    monkeypatch.setattr(world_module, "CHUNK_SPONSORS", 40)
+    write_world(tmp_path / "w", 130, seed=5)
+    parts = sorted(p.name for p in (tmp_path / "w" / "payroll").iterdir())
+    assert parts == [f"part-{i:03d}.parquet" for i in range(4)]
+    for name, table in TABLES.items():
+        path = tmp_path / "w" / name
+        frame = pl.read_parquet(path / "*.parquet" if path.is_dir()
+                                else path.with_suffix(".parquet"))
+        assert frame.filter(key_rule(table).violation()).is_empty(), name
