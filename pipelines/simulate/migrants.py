@@ -88,10 +88,8 @@ class Employments:
     raise_rate: np.ndarray
     raise_phase: np.ndarray
     floor_margin: np.ndarray
-    #: Wage tracks the threshold and never rises (salary repayment, or a research pay
-    #: scale tied to the criterion).
-    pegged: np.ndarray
-    #: First day the wage is pegged (NEVER when not pegged).
+    #: First day the wage tracks the threshold and stops rising (salary repayment, or a
+    #: research pay scale tied to the criterion); NEVER when it does not.
     pegged_from: np.ndarray
     peg_ratio: np.ndarray
     #: Paid below the declared salary in abuse months (0 = not underpaid).
@@ -288,7 +286,7 @@ def draw_employments(pop: Population, hires: np.ndarray, year_starts: np.ndarray
         valid_from=np.where(granted, valid_from, NEVER),
         valid_until=np.where(granted, valid_until, NEVER), start=start, stop=stop,
         raise_rate=raise_rate, raise_phase=rng.integers(0, 12, m),
-        floor_margin=rng.uniform(0.0, 0.02, m), pegged=pegged, peg_ratio=peg_ratio,
+        floor_margin=rng.uniform(0.0, 0.02, m), peg_ratio=peg_ratio,
         pegged_from=np.where(scale_tied, 0, np.where(kickback, abuse_from, NEVER)),
         underpaid_ratio=underpaid_ratio, excess_hours=excess_hours, overtime=overtime,
         gap_chance=gap_chance,

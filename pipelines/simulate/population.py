@@ -6,11 +6,11 @@ population is drawn in a handful of vectorised steps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.simulate.calendar import NEVER, first_day_of_year
+from pipelines.simulate.calendar import NEVER, first_day_of_year, year_of_day
 from pipelines.simulate.typologies import (
     ARCHETYPE_NAMES,
     ARCHETYPES,
@@ -72,7 +72,6 @@ class Population:
     predecessor: np.ndarray
     #: Shared officer pool membership (-1: none), for group companies and serial directors.
     officer_pool: np.ndarray
-    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -313,8 +312,6 @@ def _draw_exits(pop: Population, rng: np.random.Generator) -> None:
 
 def year_starts(start: int, end: int) -> np.ndarray:
     """First day of every hiring year, from the history before the window to the last year."""
-    from pipelines.simulate.calendar import year_of_day
-
     first = int(year_of_day(np.array([start]))[0]) - HISTORY_YEARS
     last = int(year_of_day(np.array([end]))[0])
     return first_day_of_year(np.arange(first, last + 2))

@@ -122,7 +122,7 @@ def generate_world(n_sponsors: int, seed: int, start: date = DEFAULT_START,
         permits.append(_permits_frame(emp, sponsor_ids, persons))
         notices.append(_notifications_frame(notification_rows, sponsor_ids, persons, c))
         director_rows.append(_director_officers(pop, emp, sponsor_ids, persons, rng))
-        for name, frame in (("payroll", _payroll_frame(payroll_rows, emp, sponsor_ids, persons)),
+        for name, frame in (("payroll", _payroll_frame(payroll_rows, sponsor_ids, persons)),
                             ("workforce", _workforce_frame(workforce_rows, sponsor_ids))):
             if on_chunk is not None:
                 on_chunk(name, c, frame)
@@ -268,8 +268,7 @@ def _permits_frame(emp: Employments, ids: pl.Series, persons: pl.Series) -> pl.D
     })
 
 
-def _payroll_frame(rows, emp: Employments, ids: pl.Series,  # noqa: ANN001
-                   persons: pl.Series) -> pl.DataFrame:
+def _payroll_frame(rows, ids: pl.Series, persons: pl.Series) -> pl.DataFrame:  # noqa: ANN001
     # One int64 key (employment, period, filing day) sorts faster than a lexsort.
     key = ((rows.employment.astype(np.int64) << 32) | ((rows.period - rows.period.min(
         initial=0)) << 16) | (rows.filed_on - rows.filed_on.min(initial=0)))
