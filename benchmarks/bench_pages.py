@@ -22,8 +22,10 @@ import argparse
 import os
 import platform
 import re
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -112,7 +114,10 @@ def run(home: Path, repeat: int) -> dict[str, Any]:
     from serving.reviews import add_review
     from sponsorwatch.settings import Settings
 
-    settings = Settings(home=home)
+    # A fresh service database per run, so reviews and audit rows of earlier runs do not
+    # pile up in the reused home.
+    scratch = Path(tempfile.mkdtemp(prefix="bench-pages-"))
+    settings = Settings(home=home, database_url=f"sqlite:///{scratch / 'service.db'}")
     started = time.perf_counter()
     with TestClient(create_app(settings)) as client:
         startup = time.perf_counter() - started
@@ -161,6 +166,7 @@ def run(home: Path, repeat: int) -> dict[str, Any]:
         cases["export_csv_all"] = measure(client, "/sponsors/export.csv", 3, warmup=1)
         cases["export_xlsx_all"] = measure(client, "/sponsors/export.xlsx", 3, warmup=1)
         client.app.state.audit.flush()  # type: ignore[attr-defined]
+    shutil.rmtree(scratch, ignore_errors=True)
 
     filtered = cases["list_filtered"]
     api = cases["api_list_filtered"]
@@ -204,7 +210,9 @@ def main() -> None:
     result["build_s"] = build
     result["command"] = "uv run python benchmarks/bench_pages.py " + " ".join(sys.argv[1:])
     result["machine"] = {"platform": platform.platform(), "python": platform.python_version(),
-                         "cpus": os.cpu_count()}
+                         "cpus": os.cpu_count(),
+                         "load_average_1m_at_end": round(os.getloadavg()[0], 1),
+                         "note": "shared machine: other developers' jobs ran at the same time"}
     from sponsorwatch.storage import write_json_atomic
 
     write_json_atomic(result, args.out)

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from serving.web.ranking import RankingCache
+from serving.web.ranking import RankingCache, ReviewIndex
 from serving.web.session import (
     SESSION_COOKIE,
     SESSION_SECONDS,
@@ -37,6 +37,7 @@ def install_web(app: FastAPI) -> None:
         session_cookie=SESSION_COOKIE, max_age=SESSION_SECONDS, same_site="strict",
         https_only=settings.environment == "production", path="/")
     app.state.ranking_cache = RankingCache()
+    app.state.review_index = ReviewIndex()
     app.state.sign_in_throttle = SignInThrottle()
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

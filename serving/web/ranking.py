@@ -148,6 +148,8 @@ class RankingView:
     sectors: list[str]
     bands: list[str]
     medians: dict[str, float | None]
+    #: Derived tables built on first use and kept with the snapshot (e.g. export reasons).
+    extras: dict[Any, Any] = field(default_factory=dict)
 
     @classmethod
     def build(cls, snapshot: Snapshot) -> RankingView:
@@ -224,3 +226,32 @@ class RankingCache:
             if self._view is None or self._view.snapshot is not snapshot:
                 self._view = RankingView.build(snapshot)
             return self._view
+
+
+class ReviewIndex:
+    """Each reviewed sponsor's latest decision, re-read only when the reviews table has
+    changed (a count and latest creation time tell, in one cheap query), whether the
+    review came through the pages or the API."""
+
+    def __init__(self) -> None:
+        self._stamp: tuple[Any, ...] | None = None
+        self._decisions: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def decisions(self, engine: Any) -> dict[str, str]:
+        from sqlalchemy import func, select
+        from sqlalchemy.orm import Session
+
+        from serving.db import Review
+
+        with Session(engine) as session:
+            stamp = tuple(session.execute(
+                select(func.count(), func.max(Review.created_at))).one())
+            if stamp == self._stamp:
+                return self._decisions
+            rows = session.execute(select(Review.sponsor_id, Review.decision)
+                                   .order_by(Review.created_at, Review.review_id)).all()
+        decisions = {sponsor_id: decision for sponsor_id, decision in rows}
+        with self._lock:
+            self._stamp, self._decisions = stamp, decisions
+        return decisions

@@ -19,7 +19,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from serving.audit import audit_row
@@ -183,10 +182,7 @@ def _audit(request: Request, user: WebUser, endpoint: str, sponsor_ids: list[str
 
 def last_decisions(request: Request) -> dict[str, str]:
     """Each reviewed sponsor's latest decision (inspect or dismiss)."""
-    with Session(request.app.state.engine) as session:
-        rows = session.execute(select(Review.sponsor_id, Review.decision)
-                               .order_by(Review.created_at)).all()
-    return {sponsor_id: decision for sponsor_id, decision in rows}
+    return request.app.state.review_index.decisions(request.app.state.engine)
 
 
 # --- sign-in, sign-out, language ---------------------------------------------------------
