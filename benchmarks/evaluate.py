@@ -47,7 +47,8 @@ def compare(scores: dict[str, Any], truth_y: Any) -> dict[str, dict[str, float]]
     from training.metrics import ranking_metrics
 
     return {name: {k: round(v, 6) for k, v in ranking_metrics(truth_y, s, KS).items()
-                   if not k.startswith(("recall", "lift")) or k.endswith("_100")}
+                   if (not k.startswith(("recall", "lift")) or k.endswith("_100"))
+                   and not (k == "brier" and name == "crude_rule")}  # points, not probabilities
             for name, s in scores.items()}
 
 

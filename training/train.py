@@ -10,7 +10,7 @@ models on data neither learned from.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -255,7 +255,5 @@ def train_and_evaluate(data: TrainingSet, config: TrainConfig, descriptions: dic
         if selection_score(comparison[correction]) > selection_score(comparison[best]):
             best = correction
     folds, model, logistic = outcomes[best]
-    chosen = TrainConfig(**{**{k: getattr(config, k) for k in config.__dataclass_fields__},
-                            "correction": best})
-    return TrainResult(model, logistic, chosen, folds, data.summary(),
+    return TrainResult(model, logistic, replace(config, correction=best), folds, data.summary(),
                        comparison if compare_corrections else {})
