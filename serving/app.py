@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from serving.audit import AuditWriter, purge_audit
+from serving.batching import RecordsBatcher, ScoringSetup
 from serving.db import create_schema, make_engine, session_factory
 from serving.keys import KeyVerifier
 from serving.metrics import MetricsMiddleware, ServiceMetrics
@@ -58,9 +59,14 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AsyncIterator[None]]:
         app.state.audit = audit
         app.state.serving = await run_in_threadpool(load_state, settings)
         app.state.refresh_gauges()
+        batcher = RecordsBatcher()
+        batcher.start(lambda: ScoringSetup(app.state.serving, settings.inspection_capacity,
+                                           settings.use_sector))
+        app.state.records_batcher = batcher
         try:
             yield
         finally:
+            await batcher.stop()
             await run_in_threadpool(audit.close)
             engine.dispose()
 

@@ -25,7 +25,6 @@ from serving.db import AuditEntry, utc_now
 
 log = logging.getLogger(__name__)
 
-_STOP = object()
 _BATCH = 2_000
 AUDIT_COLUMNS = ("id", "at", "key_id", "role", "endpoint", "sponsor_ids", "sponsor_count",
                  "model_version", "score_as_of")
@@ -40,20 +39,27 @@ def audit_row(key_id: str, role: str, endpoint: str, sponsor_ids: Sequence[str],
 
 
 class AuditWriter:
-    """Batches audit rows to the database from a background thread."""
+    """Batches audit rows to the database from a background thread.
+
+    The thread wakes every ``flush_seconds`` and writes whatever was queued; a request's
+    ``record`` only appends to a queue and wakes nobody, so it costs well under a
+    microsecond of the request's time.
+    """
 
     def __init__(self, engine: Engine, spill_file: Path | None = None,
                  flush_seconds: float = 0.5):
         self._engine = engine
         self._spill_file = spill_file
         self._flush_seconds = flush_seconds
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.written = 0
         self.failed_batches = 0
 
     def start(self) -> None:
         if self._thread is None:
+            self._stopping.clear()
             self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
             self._thread.start()
 
@@ -74,45 +80,35 @@ class AuditWriter:
     def close(self) -> None:
         """Stop the thread after writing every queued row."""
         if self._thread is not None:
-            self._queue.put(_STOP)
+            self._stopping.set()
             self._thread.join()
             self._thread = None
         self.flush()
 
-    def _drain(self, first: Any = None) -> list[dict[str, Any]]:
-        rows = [] if first is None else [first]
-        while len(rows) < _BATCH:
+    def _drain(self) -> list[dict[str, Any]]:
+        rows = []
+        while True:
             try:
-                item = self._queue.get_nowait()
+                rows.append(self._queue.get_nowait())
             except queue.Empty:
-                break
-            if item is _STOP:
-                self._queue.put(_STOP)
-                break
-            rows.append(item)
-        return rows
+                return rows
 
     def _run(self) -> None:
         pending: list[dict[str, Any]] = []
         while True:
-            try:
-                first = self._queue.get(timeout=self._flush_seconds)
-            except queue.Empty:
-                first = None
-            stop = first is _STOP
-            if not stop:
-                pending.extend(self._drain(first))
-            if stop:
-                pending.extend(self._drain())
-            if pending and self._write(pending, spill=stop):
+            stopping = self._stopping.wait(self._flush_seconds)
+            pending.extend(self._drain())
+            # A failed write is retried on the next wake-up; at shutdown it is spilled.
+            if pending and self._write(pending, spill=stopping):
                 pending = []
-            if stop:
+            if stopping:
                 return
 
     def _write(self, rows: list[dict[str, Any]], spill: bool = True) -> bool:
         try:
             with self._engine.begin() as conn:
-                conn.execute(insert(AuditEntry), rows)
+                for start in range(0, len(rows), _BATCH):
+                    conn.execute(insert(AuditEntry), rows[start:start + _BATCH])
         except Exception:  # the database may be briefly down: retry later, then spill
             self.failed_batches += 1
             log.exception("audit: could not write %d rows", len(rows))

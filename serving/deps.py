@@ -1,5 +1,8 @@
 """Dependencies as ``Annotated`` aliases, so route signatures stay short.
 
+Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in
+the thread pool, a hop that costs more than the whole of a POST /v1/scores.
+
 Everything lives on ``app.state`` (set up in the lifespan): ``settings``, ``engine``,
 ``sessions``, ``keys`` (KeyVerifier), ``audit`` (AuditWriter), ``metrics`` and ``serving``
 (the ServingState of model and snapshot).
@@ -26,11 +29,11 @@ _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False,
                         description="Issued by `sponsorwatch keys create --role ROLE`")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_serving(request: Request) -> ServingState:
+async def get_serving(request: Request) -> ServingState:
     return request.app.state.serving
 
 
@@ -43,11 +46,11 @@ def _loaded(request: Request, part: str):  # noqa: ANN202 - model or snapshot
     return loaded
 
 
-def get_model(request: Request) -> LoadedModel:
+async def get_model(request: Request) -> LoadedModel:
     return _loaded(request, "model")
 
 
-def get_snapshot(request: Request) -> Snapshot:
+async def get_snapshot(request: Request) -> Snapshot:
     return _loaded(request, "snapshot")
 
 
@@ -56,11 +59,11 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_audit(request: Request) -> AuditWriter:
+async def get_audit(request: Request) -> AuditWriter:
     return request.app.state.audit
 
 
-def get_metrics(request: Request) -> ServiceMetrics:
+async def get_metrics(request: Request) -> ServiceMetrics:
     return request.app.state.metrics
 
 

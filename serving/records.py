@@ -104,15 +104,17 @@ def feature_tables(frames: dict[str, pl.DataFrame],
 
 def build_request_features(frames: dict[str, pl.DataFrame], as_of: date,
                            thresholds: pl.DataFrame, use_sector: bool,
-                           context: WarehouseContext | None) -> pl.DataFrame:
-    """Features as of ``as_of`` of the request's sponsors that are recognised on that day.
+                           context: WarehouseContext | None,
+                           validate: bool = True) -> pl.DataFrame:
+    """Features as of ``as_of`` of the request's sponsors that are recognised on that day
+    (``validate=False`` for records already judged).
 
     Raises:
         RecordsInvalid: when the records break the contract.
     """
     from features.build import build_features
 
-    problems = contract_problems(frames)
+    problems = contract_problems(frames) if validate else []
     if problems:
         raise RecordsInvalid(problems)
     requested = frames["sponsors"]["sponsor_id"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from serving.audit import audit_row
@@ -12,16 +12,9 @@ from serving.deps import (
     CaseSystemKey,
     MetricsDep,
     ModelDep,
-    ServingDep,
-    SettingsDep,
     SnapshotDep,
 )
-from serving.records import (
-    RecordsInvalid,
-    build_request_features,
-    records_to_frames,
-    score_features,
-)
+from serving.records import RecordsInvalid, records_to_frames
 from serving.schemas import (
     RecordScore,
     RecordsRequest,
@@ -37,15 +30,20 @@ SCORES_ENDPOINT = "POST /v1/scores"
 
 
 @router.post("", response_model=ScoreResponse)
-async def score_sponsors(body: ScoreRequest, caller: CaseSystemKey, snapshot: SnapshotDep,
-                         audit: AuditDep, metrics: MetricsDep) -> Response:
+async def score_sponsors(body: ScoreRequest, caller: CaseSystemKey, request: Request) -> Response:
     """Score, rank, band and top reasons of 1 to 1,000 sponsors from the served snapshot.
     Ids not in the ranking are listed under ``not_found``; the rest are still answered."""
+    # The hot path reads app.state itself: each extra dependency costs FastAPI more than
+    # the lookup and the pre-serialised answer together.
+    state = request.app.state
+    snapshot = state.serving.snapshot
+    if snapshot is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no snapshot loaded")
     content, found = snapshot.score_response(body.sponsor_ids)
     if found:
-        audit.record(audit_row(caller.key_id, caller.role.value, SCORES_ENDPOINT, found,
-                               snapshot.model_version, snapshot.as_of))
-        metrics.sponsors_revealed.labels(SCORES_ENDPOINT).inc(len(found))
+        state.audit.record(audit_row(caller.key_id, caller.role.value, SCORES_ENDPOINT, found,
+                                     snapshot.model_version, snapshot.as_of))
+        state.metrics.sponsors_revealed.labels(SCORES_ENDPOINT).inc(len(found))
     return Response(content, media_type="application/json")
 
 
@@ -53,25 +51,23 @@ RECORDS_ENDPOINT = "POST /v1/scores/records"
 
 
 @router.post("/records", response_model=RecordsResponse)
-def score_records(body: RecordsRequest, caller: CaseSystemKey, loaded: ModelDep,
-                  snapshot: SnapshotDep, serving: ServingDep, settings: SettingsDep,
-                  audit: AuditDep, metrics: MetricsDep) -> RecordsResponse:
+async def score_records(body: RecordsRequest, caller: CaseSystemKey, loaded: ModelDep,
+                        snapshot: SnapshotDep, request: Request, audit: AuditDep,
+                        metrics: MetricsDep) -> RecordsResponse:
     """Score sponsors from their raw records (contract tables as lists of rows): validated
     with the ingest rules, features built with the batch code, scored by the served model.
 
     Send the ``sponsors`` row of each sponsor to score with all its records; links to other
     sponsors (shared address or officer) are looked up in the service's warehouse.
     Records breaking the contract get 422 listing each broken rule with its table, row
-    and column (``loc``) in the usual validation-error shape."""
+    and column (``loc``) in the usual validation-error shape. Concurrent requests are
+    scored together in small batches (``serving.batching``)."""
     as_of = body.as_of or snapshot.as_of
     frames = records_to_frames(body.tables.model_dump(exclude_none=True))
     try:
-        features = build_request_features(frames, as_of, serving.thresholds, settings.use_sector,
-                                           serving.context)
+        results = await request.app.state.records_batcher.score(frames, as_of)
     except RecordsInvalid as exc:
         raise RequestValidationError(exc.problems) from exc
-    results = score_features(loaded.model, features, frames["sponsors"], snapshot,
-                             settings.inspection_capacity, loaded.version)
     scored = {r["sponsor_id"] for r in results}
     not_scored = [UnknownSponsor(sponsor_id=sid, reason=f"not a recognised sponsor on {as_of}")
                   for sid in frames["sponsors"]["sponsor_id"].unique(maintain_order=True)

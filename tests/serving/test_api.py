@@ -400,3 +400,39 @@ def test_link_features_need_the_warehouse_context(api: Api) -> None:
         for context in (state.context, None))
     assert with_context["officer_other_sponsors"][0] == row["officer_other_sponsors"]
     assert without["officer_other_sponsors"][0] == 0
+
+
+def test_concurrent_records_requests_are_batched_with_the_same_answers(api: Api) -> None:
+    """Requests scored together in one batch get exactly what each gets alone; a broken
+    one among them is refused alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    scores = latest_scores(api)
+    ids = pick_sponsors(scores)[:6]
+    bodies = [{"tables": records_of(api, [sid])} for sid in ids]
+    broken = json.loads(json.dumps(bodies[0]))
+    broken["tables"]["sponsors"][0]["legal_form"] = "PIRATE"
+    headers = api.headers["case-system"]
+
+    def post(body: dict[str, Any]) -> Any:
+        return api.client.post("/v1/scores/records", headers=headers, json=body)
+
+    alone = [post(body).json() for body in bodies]
+    batcher = api.client.app.state.records_batcher  # type: ignore[attr-defined]
+    batches_before = batcher.batches
+    with ThreadPoolExecutor(max_workers=len(bodies) + 1) as pool:
+        together = list(pool.map(post, [*bodies, broken]))
+    assert batcher.batches - batches_before < len(bodies) + 1, "some requests shared a batch"
+    for single, response in zip(alone, together, strict=False):
+        assert response.status_code == 200
+        [one], [batched] = single["results"], response.json()["results"]
+        # SHAP sums may differ in the last bits between a batch and a single row.
+        assert batched["score"] == pytest.approx(one["score"], rel=1e-9)
+        assert batched["features"] == pytest.approx(one["features"], nan_ok=True)
+        assert [r["feature"] for r in batched["reasons"]] == [r["feature"] for r in one["reasons"]]
+        assert [r["contribution"] for r in batched["reasons"]] == pytest.approx(
+            [r["contribution"] for r in one["reasons"]], rel=1e-5)
+        assert (batched["band"], batched["rank_in_snapshot"]) == (one["band"],
+                                                                 one["rank_in_snapshot"])
+    assert together[-1].status_code == 422
+    assert together[-1].json()["detail"][0]["type"] == "contract.legal_form_in_set"
