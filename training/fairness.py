@@ -233,10 +233,11 @@ def group_metrics(population: pl.DataFrame, grouping: str, min_support: int = 20
     of the group being worse off than it.
 
     ``population`` has ``selected`` (bool, in the top k), the grouping column and optional
-    Int8 outcome columns (1 abusive / violation, 0 not, null unknown). The best-off group is
-    chosen among groups with enough support for that metric: at least ``min_support`` trials
-    and ``min_expected`` expected events of the rarer kind at the pooled rate (so that a small
-    group with no event by chance is not the yardstick); other groups get no ratio.
+    Int8 outcome columns (1 abusive / violation, 0 not, null unknown). Groups with at least
+    ``min_support`` trials for a metric get a ratio; the best-off group (the yardstick) is
+    chosen among them where ``min_expected`` events of the rarer kind are expected at the
+    pooled rate and the group is known (so that neither a small group with no event by
+    chance nor sponsors without data set the bar).
     """
     outcomes = [o for o in OUTCOMES if o in population.columns]
     selected = pl.col("selected")
@@ -270,11 +271,14 @@ def _with_ratios(table: pl.DataFrame, counts: dict[str, tuple[str, str, bool]],
         total = sum(r[trials] for r in rows)
         pooled = sum(r[hits] for r in rows) / total if total else 0.0
         rarer = min(pooled, 1.0 - pooled)
-        eligible = [r for r in rows if r[metric] is not None and r[trials] >= min_support
-                    and r[trials] * rarer >= min_expected]
+        eligible = [r for r in rows if r[metric] is not None and r[trials] >= min_support]
         eligible_ids = {id(r) for r in eligible}
-        best = (max if higher_is_better else min)(eligible, key=lambda r: r[metric]) \
-            if eligible else None
+        # The yardstick also needs enough expected events and a known group: a small group
+        # with no event by chance, or sponsors without data, would make every ratio zero.
+        yardsticks = [r for r in eligible if r[trials] * rarer >= min_expected
+                      and r[table.columns[0]] != UNKNOWN]
+        best = (max if higher_is_better else min)(yardsticks, key=lambda r: r[metric]) \
+            if yardsticks else None
         for r in rows:
             ratio = p_value = None
             if best is not None and id(r) in eligible_ids:

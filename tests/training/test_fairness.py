@@ -81,9 +81,10 @@ def test_groups_below_support_get_no_ratio() -> None:
     assert a["fpr_label_ratio"] is None
     assert b["fpr_label_ratio"] == 1.0
     # Pooled FPR 2/11: B expects 7 x 2/11 = 1.3 false positives, A 0.7. At least 1 expected
-    # leaves B only; at least 2 leaves nobody (no yardstick, no ratio).
+    # makes B the only possible yardstick (A still gets its ratio to B); at least 2 leaves no
+    # yardstick, so no ratio at all.
     one = group_metrics(_hand_made_population(), "group", min_support=1, min_expected=1)
-    assert one.sort("group")["fpr_label_ratio"].to_list() == [None, 1.0]
+    assert one.sort("group")["fpr_label_ratio"].to_list() == pytest.approx([4 / 7, 1.0])
     two = group_metrics(_hand_made_population(), "group", min_support=1, min_expected=2)
     assert two["fpr_label_ratio"].to_list() == [None, None]
 
@@ -104,6 +105,16 @@ def test_breach_needs_low_ratio_and_significance() -> None:
     breaches = disparity_breaches({RESTRICTED_GROUPING: pl.DataFrame(rows)}, "fpr_label", 0.8)
     assert [b.group for b in breaches] == ["Y"]
     assert "ratio 0.50" in breaches[0].describe()
+
+
+def test_unknown_group_is_never_the_yardstick() -> None:
+    population = _hand_made_population().with_columns(
+        pl.when(pl.col("group") == "B").then(pl.lit("UNKNOWN")).otherwise(pl.col("group"))
+        .alias("group"))
+    table = group_metrics(population, "group", min_support=1, min_expected=0).sort("group")
+    # B (now UNKNOWN) is least selected, but A is the only known group: A is the bar.
+    assert table["selection_rate_best_group"].to_list() == ["A", "A"]
+    assert table["selection_rate_ratio"].to_list() == pytest.approx([1.0, 2.0])
 
 
 def test_top_k_breaks_ties_by_sponsor_id() -> None:
