@@ -90,12 +90,15 @@ class TrainResult:
 
 def fit_risk_model(data: TrainingSet, train_dates: list[date], config: TrainConfig,
                    descriptions: dict[str, str], directions: dict[str, int],
-                   correction: Correction | None = None) -> RiskModel:
+                   correction: Correction | None = None,
+                   train_arrays: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+                   ) -> RiskModel:
     """Fit the calibrated booster on ``train_dates``.
 
     The calibrator is fitted on the latest training date(s) with a booster that learned only
     from dates a horizon earlier; the booster is then refitted on every training date with the
-    same settings and keeps that calibrator.
+    same settings and keeps that calibrator. ``train_arrays`` are the training inputs of all
+    ``train_dates`` when the caller has them already.
     """
     correction = correction or config.correction
     fit_dates, calibrate_dates = calibration_split(train_dates, config.horizon_months)
@@ -110,7 +113,7 @@ def fit_risk_model(data: TrainingSet, train_dates: list[date], config: TrainConf
         calibrator = fit_calibrator(margin, calibration_y, config.calibration)
     else:  # too few labels to hold a slice out: the booster's own probability stands
         fit_dates, calibrate_dates = sorted(train_dates), []
-    x, y, w = training_arrays(data, train_dates, correction, config.seed)
+    x, y, w = train_arrays or training_arrays(data, train_dates, correction, config.seed)
     _require_both_classes(y, sorted(train_dates))
     booster = fit_xgboost(x, y, data.feature_names, directions, config.params, config.seed, w)
     metadata = {
@@ -146,10 +149,9 @@ def evaluate_fold(fold: TimeFold, data: TrainingSet, models: dict[str, Any],
     """Score every snapshot of the fold's test dates with each model kind; metrics per
     slice: labelled rows, RANDOM-selected labelled rows, and all rows against the truth."""
     rows = data.rows(fold.test_dates, labelled_only=False)
-    scores = {
-        "xgboost": models["xgboost"].predict(rows),
-        "logistic": models["logistic"].predict(data.matrix(rows)),
-    }
+    scores = {"xgboost": models["xgboost"].predict(rows)}
+    if "logistic" in models:
+        scores["logistic"] = models["logistic"].predict(data.matrix(rows))
     if all(c in rows.columns for c in CRUDE_RULE_INPUTS):  # not in hand-made feature sets
         scores["crude_rule"] = crude_rule_score(rows)
     predictions = rows.select("sponsor_id", "as_of", "label", "selection").with_columns(
@@ -192,10 +194,10 @@ def pooled_metrics(folds: list[FoldResult], config: TrainConfig) -> dict[str, fl
 
 def run_folds(data: TrainingSet, config: TrainConfig, descriptions: dict[str, str],
               directions: dict[str, int], truth: pl.DataFrame | None = None,
-              correction: Correction | None = None
-              ) -> tuple[list[FoldResult], RiskModel, LogisticBaseline]:
+              correction: Correction | None = None, baselines: bool = True
+              ) -> tuple[list[FoldResult], RiskModel, LogisticBaseline | None]:
     """Train and evaluate on each prequential fold; returns the fold results and the
-    models of the latest fold.
+    models of the latest fold (the logistic baseline only with ``baselines``).
 
     Raises:
         ValueError: when the snapshot dates give no fold.
@@ -212,16 +214,34 @@ def run_folds(data: TrainingSet, config: TrainConfig, descriptions: dict[str, st
     model: RiskModel | None = None
     logistic: LogisticBaseline | None = None
     for number, fold in enumerate(folds):
-        x, y, w = training_arrays(data, fold.train_dates, correction, config.seed)
-        if not _both_classes(y) and number < len(folds) - 1:
+        arrays = training_arrays(data, fold.train_dates, correction, config.seed)
+        if not _both_classes(arrays[1]) and number < len(folds) - 1:
             continue  # an early fold of a small world may lack one class; the last may not
         model = fit_risk_model(data, list(fold.train_dates), config, descriptions,
-                               directions, correction)
-        logistic = LogisticBaseline(config.seed).fit(x, y, w)
-        results.append(evaluate_fold(fold, data, {"xgboost": model, "logistic": logistic},
-                                     config, truth))
-    assert model is not None and logistic is not None
+                               directions, correction, arrays)
+        models: dict[str, Any] = {"xgboost": model}
+        if baselines:
+            logistic = models["logistic"] = LogisticBaseline(config.seed).fit(*arrays)
+        results.append(evaluate_fold(fold, data, models, config, truth))
+    assert model is not None
     return results, model, logistic
+
+
+def add_baselines(results: list[FoldResult], data: TrainingSet, config: TrainConfig,
+                  correction: Correction) -> tuple[list[FoldResult], LogisticBaseline]:
+    """Fit the logistic baseline on each fold's training rows and add its scores and
+    metrics to the fold results (for runs made without baselines)."""
+    out: list[FoldResult] = []
+    logistic: LogisticBaseline | None = None
+    for result in results:
+        arrays = training_arrays(data, result.fold.train_dates, correction, config.seed)
+        logistic = LogisticBaseline(config.seed).fit(*arrays)
+        rows = data.rows(result.fold.test_dates, labelled_only=False)
+        predictions = result.predictions.with_columns(
+            pl.Series("score_logistic", logistic.predict(data.matrix(rows))))
+        out.append(FoldResult(result.fold, slice_metrics(predictions, config), predictions))
+    assert logistic is not None
+    return out, logistic
 
 
 def selection_score(metrics: dict[str, float]) -> float:
@@ -242,11 +262,12 @@ def train_and_evaluate(data: TrainingSet, config: TrainConfig, descriptions: dic
     another one beats it); the comparison is part of the result."""
     candidates: list[Correction] = list(CORRECTIONS) if compare_corrections else [
         config.correction]
-    outcomes: dict[str, tuple[list[FoldResult], RiskModel, LogisticBaseline]] = {}
+    outcomes: dict[str, tuple[list[FoldResult], RiskModel, LogisticBaseline | None]] = {}
     comparison: dict[str, dict[str, float]] = {}
     for correction in candidates:
+        # The baseline is fitted once, for the correction that is kept.
         outcomes[correction] = run_folds(data, config, descriptions, directions, truth,
-                                         correction)
+                                         correction, baselines=not compare_corrections)
         pooled = pooled_metrics(outcomes[correction][0], config)
         comparison[correction] = {k: v for k, v in pooled.items()
                                   if k.startswith("xgboost.")}
@@ -255,5 +276,7 @@ def train_and_evaluate(data: TrainingSet, config: TrainConfig, descriptions: dic
         if selection_score(comparison[correction]) > selection_score(comparison[best]):
             best = correction
     folds, model, logistic = outcomes[best]
+    if logistic is None:
+        folds, logistic = add_baselines(folds, data, config, best)
     return TrainResult(model, logistic, replace(config, correction=best), folds, data.summary(),
                        comparison if compare_corrections else {})

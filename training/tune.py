@@ -46,7 +46,8 @@ def tune(data: TrainingSet, config: TrainConfig, descriptions: dict[str, str],
     def objective(trial: optuna.Trial) -> float:
         params = suggest_params(trial, config.params)
         trial_config = replace(config, params=params)
-        folds, _, _ = run_folds(data, trial_config, descriptions, directions)
+        folds, _, _ = run_folds(data, trial_config, descriptions, directions,
+                                baselines=False)
         metrics = pooled_metrics(folds, trial_config)
         value = metrics.get(OBJECTIVE, float("nan"))
         if log_trial is not None:
