@@ -82,9 +82,10 @@ def peak_memory_gb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2, 3)
 
 
-def run_polars(folder: Path, history: bool) -> dict[str, Any]:
+def run_polars(folder: Path, history: bool, shared: bool = True) -> dict[str, Any]:
     from benchmarks.duckdb_features import DUCKDB_FEATURES
     from features.build import ENGINE, build_feature_history, build_features
+    from features.store import write_snapshot
     from sponsorwatch.thresholds import load_thresholds
 
     thresholds, dates = load_thresholds(), as_of_dates()
@@ -93,19 +94,27 @@ def run_polars(folder: Path, history: bool) -> dict[str, Any]:
     frame, out["one_snapshot"] = timed(
         lambda: build_features(tables, dates[-1], thresholds).collect(engine=ENGINE))
     out["one_snapshot"]["rows"], out["one_snapshot"]["features"] = frame.height, frame.width - 2
-    _, out["one_snapshot_shared_features"] = timed(
-        lambda: build_features(tables, dates[-1], thresholds, features=DUCKDB_FEATURES)
-        .collect(engine=ENGINE))
+    if shared:
+        _, out["one_snapshot_shared_features"] = timed(
+            lambda: build_features(tables, dates[-1], thresholds, features=DUCKDB_FEATURES)
+            .collect(engine=ENGINE))
     if history:
-        frame, out["history_36"] = timed(
-            lambda: build_feature_history(tables, dates, thresholds))
-        out["history_36"]["rows"] = frame.height
-        del frame
-        shared, out["history_36_shared_features"] = timed(
+        # as `sponsorwatch features` does: each snapshot written to the store, none kept
+        store, rows = Path(tempfile.mkdtemp(prefix="store-", dir=folder)), [0]
+
+        def write(_day: dt.date, snapshot: Any) -> None:
+            write_snapshot(store, snapshot, {"feature_set_version": "benchmark"})
+            rows[0] += snapshot.height
+
+        _, out["history_36"] = timed(
+            lambda: build_feature_history(tables, dates, thresholds, on_snapshot=write))
+        out["history_36"]["rows"] = rows[0]
+    if history and shared:
+        shared_frame, out["history_36_shared_features"] = timed(
             lambda: build_feature_history(tables, dates, thresholds,
                                           features=DUCKDB_FEATURES))
-        shared.drop("as_of").write_parquet(folder / "_polars_shared.parquet")
-        shared_dates = shared["as_of"].unique().sort().to_list()
+        shared_frame.drop("as_of").write_parquet(folder / "_polars_shared.parquet")
+        shared_dates = shared_frame["as_of"].unique().sort().to_list()
         out["history_dates"] = [str(shared_dates[0]), str(shared_dates[-1]), len(shared_dates)]
     out["peak_memory_gb"] = peak_memory_gb()
     return out
@@ -157,11 +166,13 @@ def agreement(folder: Path) -> dict[str, Any]:
     return report
 
 
-def child(engine: str, folder: Path, history: bool) -> dict[str, Any]:
+def child(engine: str, folder: Path, history: bool, shared: bool = True) -> dict[str, Any]:
     """Run one engine's measurements in a fresh interpreter and return its JSON."""
     command = [sys.executable, __file__, "--child", engine, "--world", str(folder)]
     if not history:
         command.append("--no-history")
+    if not shared:
+        command.append("--no-shared")
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
     if done.returncode != 0:
@@ -170,12 +181,13 @@ def child(engine: str, folder: Path, history: bool) -> dict[str, Any]:
 
 
 def bench_world(folder: Path, sponsors: int, history: bool = True,
-                engines: tuple[str, ...] = ("polars", "duckdb")) -> dict[str, Any]:
+                engines: tuple[str, ...] = ("polars", "duckdb"),
+                shared: bool = True) -> dict[str, Any]:
     ensure_world(folder, sponsors)
     result: dict[str, Any] = {"sponsors": sponsors, "seed": SEED,
                               "load_average_before": os.getloadavg()}
     for engine in engines:
-        result[engine] = child(engine, folder, history)
+        result[engine] = child(engine, folder, history, shared)
     result["load_average_after"] = os.getloadavg()
     if history and set(engines) == {"polars", "duckdb"}:
         result["agreement"] = agreement(folder)
@@ -194,12 +206,18 @@ def main() -> None:
     parser.add_argument("--large-world", type=Path, help="120,000-sponsor extract to reuse")
     parser.add_argument("--child", choices=("polars", "duckdb"), help=argparse.SUPPRESS)
     parser.add_argument("--no-history", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-shared", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--large-only", action="store_true",
+                        help="skip the 12,000-sponsor world (keeps its earlier results)")
     args = parser.parse_args()
     if args.child:
-        run = run_polars if args.child == "polars" else run_duckdb
-        print(json.dumps(run(args.world, not args.no_history)))
+        if args.child == "polars":
+            print(json.dumps(run_polars(args.world, not args.no_history, not args.no_shared)))
+        else:
+            print(json.dumps(run_duckdb(args.world, not args.no_history)))
         return
     scratch = Path(tempfile.mkdtemp(prefix="bench-features-"))
+    earlier = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
     results: dict[str, Any] = {
         "command": "uv run python benchmarks/bench_features.py"
                    + (" --large" if args.large else ""),
@@ -207,20 +225,24 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "as_of_dates": [str(d) for d in (as_of_dates()[0], as_of_dates()[-1])],
         "targets": TARGETS,
-        "world_12k": bench_world(args.world or scratch / "world-12k", 12_000),
     }
-    small = results["world_12k"]
-    results["checks"] = {
-        "one_snapshot_under_5s": small["polars"]["one_snapshot"]["wall_s"] < 5.0,
-        "history_36_under_60s": small["polars"]["history_36"]["wall_s"] < 60.0,
-        "peak_memory_under_4gb": small["polars"]["peak_memory_gb"] < 4.0,
-        "polars_at_least_as_fast_as_duckdb": all(
-            r["wall_s"] >= 1.0 for r in small["duckdb_over_polars"].values()),
-        "duckdb_agrees": small["agreement"]["agree"],
-    }
-    if args.large:
+    if args.large_only and "world_12k" in earlier:
+        results.update({k: earlier[k] for k in ("when", "world_12k", "checks")})
+        results["world_120k_when"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    else:
+        results["world_12k"] = bench_world(args.world or scratch / "world-12k", 12_000)
+        small = results["world_12k"]
+        results["checks"] = {
+            "one_snapshot_under_5s": small["polars"]["one_snapshot"]["wall_s"] < 5.0,
+            "history_36_under_60s": small["polars"]["history_36"]["wall_s"] < 60.0,
+            "peak_memory_under_4gb": small["polars"]["peak_memory_gb"] < 4.0,
+            "polars_at_least_as_fast_as_duckdb": all(
+                r["wall_s"] >= 1.0 for r in small["duckdb_over_polars"].values()),
+            "duckdb_agrees": small["agreement"]["agree"],
+        }
+    if args.large or args.large_only:
         results["world_120k"] = bench_world(args.large_world or scratch / "world-120k",
-                                             120_000, engines=("polars",))
+                                             120_000, engines=("polars",), shared=False)
         results["checks"]["large_peak_memory_under_8gb"] = (
             results["world_120k"]["polars"]["peak_memory_gb"] < 8.0)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
