@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -92,20 +93,29 @@ def data_manifest(settings: Settings, data: TrainingSet, meta: FeatureMeta) -> d
 
 def run_training(settings: Settings, config: TrainConfig, *, experiment: str,
                  truth_path: Path | None = None, compare_corrections: bool = False,
-                 plots: bool = True, log: bool = True) -> tuple[TrainResult, Any]:
-    """Assemble, train and evaluate, log to MLflow and register (alias challenger).
+                 plots: bool = True, log: bool = True,
+                 timings: dict[str, float] | None = None) -> tuple[TrainResult, Any]:
+    """Assemble, train and evaluate, log to MLflow and register (alias challenger), then
+    audit fairness and write the model card into the same run.
+
+    Args:
+        timings: filled with wall seconds per step when given (``assemble``, ``fit``,
+            ``mlflow``, ``fairness_and_card``).
 
     Returns:
         The result and the registered version (None when ``log`` is off).
     """
     from training.evaluation import find_truth, load_truth
 
+    clock = _Clock(timings)
     meta = feature_meta(settings.use_sector)
     data = load_training_set(settings, config.until, config.horizon_months, meta)
     truth_file = find_truth(settings.warehouse_dir, truth_path)
     truth = load_truth(truth_file) if truth_file is not None else None
+    clock.lap("assemble")
     result = train_and_evaluate(data, config, meta.descriptions, meta.directions, truth,
                                 compare_corrections)
+    clock.lap("fit")
     if not log:
         return result, None
     from training.registry import log_training_run
@@ -116,12 +126,28 @@ def run_training(settings: Settings, config: TrainConfig, *, experiment: str,
     version = log_training_run(settings, result, experiment=experiment,
                                feature_set_version=meta.version, data_manifest=manifest,
                                holdout_rows=holdout_rows, plots=plots)
+    clock.lap("mlflow")
     from training.model_card import document_training_run
     from training.registry import tracking
 
     with tracking(settings):  # the fairness audit and model card join the same run
         document_training_run(settings, result, data, meta, version, manifest)
+    clock.lap("fairness_and_card")
     return result, version
+
+
+class _Clock:
+    """Wall seconds per step, into ``timings`` when one is given."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[step] = round(now - self.last, 2)
+        self.last = now
 
 
 def snapshot(settings: Settings, as_of: date) -> pl.DataFrame:
