@@ -204,7 +204,11 @@ MESSAGES: dict[Language, dict[str, str]] = {
         "col.fpr_ratio": "FPR ratio",
         "model.card": "Model card",
         "model.card_link": "Read the model card",
-        "model.card_none": "No model card is available for this model yet.",
+        "model.card_none": "No model card is cached for this model yet; `sponsorwatch "
+                           "model-card --version {version}` fetches it from its "
+                           "training run.",
+        "model.card_api": "Systems read the same card as JSON at /v1/model/card "
+                          "(with an API key).",
         "model.features": "Features the model uses",
         "model.feature": "Feature",
         "model.description": "Description",
@@ -407,7 +411,11 @@ MESSAGES: dict[Language, dict[str, str]] = {
         "col.fpr_ratio": "FPR-verhouding",
         "model.card": "Modelkaart",
         "model.card_link": "Lees de modelkaart",
-        "model.card_none": "Voor dit model is nog geen modelkaart beschikbaar.",
+        "model.card_none": "Voor dit model is nog geen modelkaart opgeslagen; "
+                           "`sponsorwatch model-card --version {version}` haalt hem "
+                           "op uit de trainingsrun.",
+        "model.card_api": "Systemen lezen dezelfde kaart als JSON op /v1/model/card "
+                          "(met een API-sleutel).",
         "model.features": "Kenmerken die het model gebruikt",
         "model.feature": "Kenmerk",
         "model.description": "Omschrijving",

@@ -8,7 +8,6 @@ under a page endpoint name (``GET /sponsors/{id}``, without the API's ``/v1``).
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -556,17 +555,11 @@ def _save_outcome(review_id: str, request: Request, user: WebUser,
 # --- the model ---------------------------------------------------------------------------
 
 def cached_model_card(request: Request, version: str) -> dict[str, Any] | None:
-    """The model card training wrote to the home's card cache for ``version``, or None.
+    """The card training cached for ``version`` (the cache only: no MLflow here), as
+    ``GET /v1/model/card`` reads it."""
+    from serving.routes.card import read_cached_card
 
-    Only the cache is read: fetching a card from MLflow would put mlflow on the request
-    path (``training.model_card.load_model_card`` does that, outside requests).
-    """
-    from training.model_card import CARD_JSON, card_cache_dir
-
-    path = card_cache_dir(request.app.state.settings, version) / CARD_JSON
-    if not path.exists():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_cached_card(request.app.state.settings, version)
 
 
 @router.get("/model", response_class=HTMLResponse)
@@ -602,7 +595,8 @@ def model_card_page(request: Request, user: PageUser) -> Response:
     t = translator(language(request))
     card = cached_model_card(request, loaded.version) if loaded is not None else None
     if card is None:
-        return render(request, "error.html", user, 404, message=t("model.card_none"))
+        return render(request, "error.html", user, 404, message=t(
+            "model.card_none", version=loaded.version if loaded is not None else "?"))
     # "js-default" leaves raw HTML in the Markdown escaped.
     html = MarkdownIt("js-default").render(card_markdown(card))
     return render(request, "card.html", user, active="model", card_html=Markup(html),
