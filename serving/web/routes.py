@@ -447,6 +447,7 @@ def _sponsor_context(request: Request, user: WebUser, snapshot: Snapshot,
 
 @router.get("/sponsors/{sponsor_id}", response_class=HTMLResponse)
 def sponsor_page(sponsor_id: str, request: Request, user: PageUser) -> Response:
+    started = time.perf_counter()
     snapshot = _serving(request).snapshot
     if snapshot is None:
         return _no_snapshot(request, user)
@@ -459,7 +460,9 @@ def sponsor_page(sponsor_id: str, request: Request, user: PageUser) -> Response:
     _audit(request, user, SPONSOR_PAGE, [sponsor_id], snapshot)
     with Session(request.app.state.engine) as session:
         context = _sponsor_context(request, user, snapshot, row, session)
-    return render(request, "sponsor.html", user, **context)
+    response = render(request, "sponsor.html", user, **context)
+    response.headers["Server-Timing"] = f"app;dur={1000 * (time.perf_counter() - started):.1f}"
+    return response
 
 
 def _form_errors(exc: ValidationError) -> list[str]:
