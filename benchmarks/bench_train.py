@@ -50,6 +50,7 @@ def main() -> None:
 
     from sponsorwatch.settings import Settings
     from training.models import LogisticBaseline, fit_xgboost
+    from training.registry import git_commit
     from training.selection import training_arrays
     from training.stage import feature_meta, load_training_set, run_training
     from training.train import TrainConfig
@@ -79,6 +80,7 @@ def main() -> None:
         "command": "uv run python benchmarks/bench_train.py",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
+        "git_commit": git_commit(),
         "load_average_before": [round(v, 2) for v in load_before],
         "world": {"sponsors": args.sponsors, "seed": args.seed},
         "training_set": data.summary() | {"snapshot_dates": len(data.dates)},

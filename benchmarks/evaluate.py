@@ -89,6 +89,7 @@ def main() -> None:
     from sponsorwatch.settings import Settings
     from training.crude_rule import crude_rule_score
     from training.evaluation import load_truth, truth_targets
+    from training.registry import git_commit
     from training.stage import run_scoring, run_training
     from training.train import TrainConfig
 
@@ -133,6 +134,7 @@ def main() -> None:
                    + ("" if args.seed == 20260630 else f" --seed {args.seed}"),
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
+        "git_commit": git_commit(),
         "load_average_before": [round(x, 2) for x in load_before],
         "world": {"sponsors": args.sponsors, "seed": args.seed},
         "trained_until": str(UNTIL), "scored_as_of": str(UNTIL),
