@@ -31,6 +31,7 @@ from serving.records import (
     RecordsInvalid,
     build_request_features,
     contract_problems,
+    records_to_frames,
     score_features,
 )
 from serving.state import ServingState
@@ -44,15 +45,21 @@ _ROW = "_source_row"
 
 @dataclass
 class RecordsJob:
-    """One request's records, waiting for its batch."""
+    """One request's records (rows per table, as parsed from the JSON body), waiting for
+    its batch. Frames are built once per batch, not per request."""
 
-    frames: dict[str, pl.DataFrame]
+    rows: dict[str, list[dict[str, Any]]]
     as_of: date
     future: asyncio.Future = field(repr=False)
 
     @property
+    def sponsor_order(self) -> list[str]:
+        """The request's sponsor ids, first occurrence first."""
+        return list(dict.fromkeys(r.get("sponsor_id") for r in self.rows["sponsors"]))
+
+    @property
     def sponsor_ids(self) -> set[str]:
-        return set(self.frames["sponsors"]["sponsor_id"].to_list())
+        return set(self.sponsor_order)
 
 
 @dataclass(frozen=True)
@@ -65,38 +72,35 @@ class ScoringSetup:
 
 
 def stacked_table(jobs: list[RecordsJob], name: str) -> pl.DataFrame | None:
-    """One table of every job stacked, tagged with the job index and the row's index in
-    its own request (one concat, not one polars call per job)."""
-    parts = [(i, job.frames[name]) for i, job in enumerate(jobs)
-             if name in job.frames and job.frames[name].height]
+    """One table of every job as one frame, tagged with the job index and the row's index
+    in its own request."""
+    parts = [(i, job.rows[name]) for i, job in enumerate(jobs) if job.rows.get(name)]
     if not parts:
         return None
-    tags = pl.Series(_JOB, np.repeat([i for i, _ in parts], [f.height for _, f in parts]),
+    frame = pl.DataFrame([row for _, rows in parts for row in rows],
+                         schema=TABLES[name].schema, orient="row")
+    tags = pl.Series(_JOB, np.repeat([i for i, _ in parts], [len(r) for _, r in parts]),
                      dtype=pl.Int64)
-    return (pl.concat([f for _, f in parts]).with_columns(tags)
+    return (frame.with_columns(tags)
             .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over(_JOB).alias(_ROW)))
 
 
-def flagged_jobs(jobs: list[RecordsJob]) -> set[int]:
+def flagged_jobs(stacked: dict[str, pl.DataFrame], jobs: int) -> set[int]:
     """Indexes of jobs with any row breaking a rule in the stacked batch."""
     from sponsorwatch.validation import ContractViolation, validate_rows
 
     flagged: set[int] = set()
-    owners = stacked_table(jobs, "sponsors")
-    assert owners is not None
-    owners = owners.select(_JOB, "sponsor_id")
-    for name, table in TABLES.items():
-        stacked = stacked_table(jobs, name)
-        if stacked is None:
-            continue
+    owners = stacked["sponsors"].select(_JOB, "sponsor_id")
+    for name, frame in stacked.items():
+        table = TABLES[name]
         try:
-            checked = validate_rows(name, stacked)
+            checked = validate_rows(name, frame)
         except ContractViolation:
-            return set(range(len(jobs)))
+            return set(range(jobs))
         flagged |= set(checked.quarantined[_JOB].to_list())
         for ref in table.references:
             # Each request's rows must point at that request's own sponsors.
-            orphans = stacked.join(owners.rename({"sponsor_id": ref.column}),
+            orphans = frame.join(owners.rename({"sponsor_id": ref.column}),
                                    on=[_JOB, ref.column], how="anti")
             flagged |= set(orphans[_JOB].to_list())
     return flagged
@@ -106,27 +110,28 @@ def score_jobs(jobs: list[RecordsJob], setup: ScoringSetup) -> list[Any]:
     """Each job's scored rows, or the RecordsInvalid it raises when judged alone."""
     state = setup.state
     outcomes: list[Any] = [None] * len(jobs)
-    suspects = flagged_jobs(jobs)
+    stacked = {name: frame for name in TABLES
+               if (frame := stacked_table(jobs, name)) is not None}
+    suspects = flagged_jobs(stacked, len(jobs))
     clean = [i for i in range(len(jobs)) if i not in suspects]
     for i in suspects:
-        problems = contract_problems(jobs[i].frames)
+        problems = contract_problems(records_to_frames(jobs[i].rows))
         if problems:
             outcomes[i] = RecordsInvalid(problems)
         else:
             clean.append(i)
     if not clean:
         return outcomes
-    stacked = {name: pl.concat([jobs[i].frames[name] for i in clean if name in jobs[i].frames])
-               for name in TABLES if any(name in jobs[i].frames for i in clean)}
-    features = build_request_features(stacked, jobs[clean[0]].as_of, state.thresholds,
+    tables = {name: frame.filter(pl.col(_JOB).is_in(clean)).drop(_JOB, _ROW)
+              for name, frame in stacked.items()}
+    features = build_request_features(tables, jobs[clean[0]].as_of, state.thresholds,
                                       setup.use_sector, state.context, validate=False)
     assert state.model is not None and state.snapshot is not None
-    results = score_features(state.model.model, features, stacked["sponsors"], state.snapshot,
+    results = score_features(state.model.model, features, tables["sponsors"], state.snapshot,
                              setup.capacity, state.model.version)
     by_sponsor = {r["sponsor_id"]: r for r in results}
     for i in clean:
-        outcomes[i] = [by_sponsor[s] for s in jobs[i].frames["sponsors"]["sponsor_id"]
-                       .unique(maintain_order=True).to_list() if s in by_sponsor]
+        outcomes[i] = [by_sponsor[s] for s in jobs[i].sponsor_order if s in by_sponsor]
     return outcomes
 
 
@@ -153,17 +158,18 @@ class RecordsBatcher:
                 await self._task
             self._task = None
 
-    async def score(self, frames: dict[str, pl.DataFrame], as_of: date) -> list[dict[str, Any]]:
-        """The job's scored rows, once its batch has run.
+    async def score(self, rows: dict[str, list[dict[str, Any]]],
+                    as_of: date) -> list[dict[str, Any]]:
+        """The scored sponsors of one request's rows, once its batch has run.
 
         Raises:
             RecordsInvalid: when the records break the contract.
         """
         if self._queue is None:
             raise RuntimeError("records batcher not started")
-        if frames.get("sponsors") is None or frames["sponsors"].is_empty():
-            raise RecordsInvalid(contract_problems(frames))
-        job = RecordsJob(frames, as_of, asyncio.get_running_loop().create_future())
+        if not rows.get("sponsors"):
+            raise RecordsInvalid(contract_problems({}))
+        job = RecordsJob(rows, as_of, asyncio.get_running_loop().create_future())
         await self._queue.put(job)
         outcome = await job.future
         if isinstance(outcome, Exception):

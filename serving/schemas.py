@@ -243,7 +243,7 @@ def _python_type(column: Column) -> Any:
     elif column.dtype == pl.Boolean:
         base = bool
     elif column.dtype == pl.Int64:
-        base = int
+        base = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
     elif column.dtype == pl.Float64:
         base = float
     else:

@@ -14,7 +14,7 @@ from serving.deps import (
     ModelDep,
     SnapshotDep,
 )
-from serving.records import RecordsInvalid, records_to_frames
+from serving.records import RecordsInvalid
 from serving.schemas import (
     RecordScore,
     RecordsRequest,
@@ -63,14 +63,14 @@ async def score_records(body: RecordsRequest, caller: CaseSystemKey, loaded: Mod
     and column (``loc``) in the usual validation-error shape. Concurrent requests are
     scored together in small batches (``serving.batching``)."""
     as_of = body.as_of or snapshot.as_of
-    frames = records_to_frames(body.tables.model_dump(exclude_none=True))
+    rows = body.tables.model_dump(exclude_none=True)
     try:
-        results = await request.app.state.records_batcher.score(frames, as_of)
+        results = await request.app.state.records_batcher.score(rows, as_of)
     except RecordsInvalid as exc:
         raise RequestValidationError(exc.problems) from exc
     scored = {r["sponsor_id"] for r in results}
     not_scored = [UnknownSponsor(sponsor_id=sid, reason=f"not a recognised sponsor on {as_of}")
-                  for sid in frames["sponsors"]["sponsor_id"].unique(maintain_order=True)
+                  for sid in dict.fromkeys(r["sponsor_id"] for r in rows["sponsors"])
                   if sid not in scored]
     if results:
         audit.record(audit_row(caller.key_id, caller.role.value, RECORDS_ENDPOINT,
