@@ -88,10 +88,6 @@ def _pay(tables: dict[str, pl.DataFrame], sponsor: str, multiple: float) -> dict
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "known gap: migrant_wage_vs_average and migrant_wage_bill_share (direction +1) rise "
-    "when migrants are paid 2x the criterion and outweigh the salary features; see the "
-    "issue 5 note. strict: this marker must go once the features or directions are fixed"))
-@pytest.mark.xfail(strict=True, reason=(
     "known defect: on the 400-sponsor world the model leans on migrant_wage_vs_average and "
     "migrant_wage_bill_share, whose registered direction is +1 (migrants paid more than the "
     "rest = riskier), so paying migrants double the criterion raises their push more than "
