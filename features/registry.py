@@ -20,7 +20,7 @@ __all__ = ["FAMILIES", "FEATURES", "FEATURE_SET_VERSION", "Direction", "Family",
            "feature_names", "features_markdown"]
 
 #: Bump when a feature is added, removed or its meaning changes; stored with every snapshot.
-FEATURE_SET_VERSION = "fs-1"
+FEATURE_SET_VERSION = "fs-2"
 
 
 @dataclass(frozen=True)

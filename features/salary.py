@@ -70,12 +70,12 @@ FEATURES = (
     Feature("salary_identical_share", FAMILY,
             "Share of migrant-months with exactly the wage of another migrant that month",
             "share", 1),
-    Feature("migrant_wage_vs_average", FAMILY,
-            "Mean migrant wage against the sponsor's average wage per employee (12 months)",
-            "ratio", 1),
-    Feature("migrant_wage_bill_share", FAMILY,
-            "Migrants' wages as a share of the sponsor's whole wage bill (12 months)",
-            "share", 1),
+    Feature("other_staff_wage_vs_criterion", FAMILY,
+            "Average wage of the sponsor's other (non-migrant) staff against its migrants' "
+            "salary criterion (12 months)", "ratio", -1),
+    Feature("other_staff_wage_bill_vs_criterion", FAMILY,
+            "Monthly wages of the sponsor's other (non-migrant) staff, in multiples of its "
+            "migrants' salary criterion (12 months)", "multiple", -1),
 )
 
 FEATURE_NAMES = tuple(f.name for f in FEATURES)
@@ -122,11 +122,32 @@ def _declared(ctx: Context) -> pl.LazyFrame:
                  .filter(ratio.is_not_null()).mean().alias("declared_bunching_share")))
 
 
-def _average_wage(ctx: Context) -> pl.LazyFrame:
-    return (ctx.workforce.filter(ctx.since(12)).group_by("sponsor_id")
-            .agg((pl.col("total_gross_wage").sum()
-                  / pl.col("headcount").sum().cast(pl.Float64)).alias("average_wage"),
-                 pl.col("total_gross_wage").sum().alias("wage_bill")))
+def _other_staff(ctx: Context) -> pl.LazyFrame:
+    """The employer's totals minus its migrants, month by month, held against the mean
+    criterion of the migrants paid that month.
+
+    Measured apart from the migrants' own wages on purpose: paying migrants more must never
+    look riskier, while a wage bill that is all migrants (a shell) or other staff paid far
+    below the criterion (low-skilled work) still shows.
+    """
+    migrants = ctx.paid.filter(ctx.since(12)).group_by("sponsor_id", "month").agg(
+        pl.len().alias("migrants"),
+        pl.col("gross_wage").sum().alias("migrant_wages"),
+        pl.col("threshold").mean().alias("criterion"))
+    months = (ctx.workforce.filter(ctx.since(12))
+              .join(migrants, on=["sponsor_id", "month"], how="inner")
+              .filter(pl.col("criterion").is_not_null())
+              .with_columns(
+                  (pl.col("total_gross_wage") - pl.col("migrant_wages")).clip(lower_bound=0.0)
+                  .alias("other_wages"),
+                  (pl.col("headcount") - pl.col("migrants")).clip(lower_bound=0)
+                  .cast(pl.Float64).alias("other_staff")))
+    other_wages = pl.col("other_wages").sum()
+    return months.group_by("sponsor_id").agg(
+        pl.when(pl.col("other_staff").sum() > 0)
+        .then(other_wages / (pl.col("other_staff") * pl.col("criterion")).sum())
+        .alias("other_staff_wage_vs_criterion"),
+        (other_wages / pl.col("criterion").sum()).alias("other_staff_wage_bill_vs_criterion"))
 
 
 def _monthly(ctx: Context) -> pl.LazyFrame:
@@ -134,7 +155,7 @@ def _monthly(ctx: Context) -> pl.LazyFrame:
     full = pl.col("full_month")
     ratio = pl.col("threshold_ratio")
     hourly = ratio / pl.col("contract_hours_ratio")
-    months = _wages(ctx).group_by("sponsor_id").agg(
+    return _wages(ctx).group_by("sponsor_id").agg(
         (ratio < 1).filter(full & ratio.is_not_null()).mean()
         .alias("salary_below_threshold_share"),
         ratio.filter(full).median().alias("salary_ratio_median"),
@@ -147,13 +168,7 @@ def _monthly(ctx: Context) -> pl.LazyFrame:
         .filter(pl.col("contract_hours_ratio").is_not_null()).mean()
         .alias("hours_excess_share"),
         pl.col("identical").mean().alias("salary_identical_share"),
-        pl.col("gross_wage").mean().alias("mean_migrant_wage"),
-        pl.col("gross_wage").sum().alias("migrant_wages"),
     )
-    return months.join(_average_wage(ctx), on="sponsor_id", how="left").with_columns(
-        (pl.col("mean_migrant_wage") / pl.col("average_wage")).alias("migrant_wage_vs_average"),
-        pl.when(pl.col("wage_bill") > 0).then(pl.col("migrant_wages") / pl.col("wage_bill"))
-        .alias("migrant_wage_bill_share"))
 
 
 def _per_migrant(ctx: Context) -> pl.LazyFrame:
@@ -171,8 +186,8 @@ PARTS: tuple[Part, ...] = (
     (_monthly, ("salary_below_threshold_share", "salary_ratio_median",
                 "salary_paid_vs_declared", "hourly_wage_ratio_median",
                 "hourly_below_threshold_share", "hours_paid_vs_contract", "hours_excess_share",
-                "salary_identical_share", "migrant_wage_vs_average",
-                "migrant_wage_bill_share")),
+                "salary_identical_share")),
+    (_other_staff, ("other_staff_wage_vs_criterion", "other_staff_wage_bill_vs_criterion")),
     (_per_migrant, ("salary_ratio_lowest", "salary_bunching_share")),
     (_year_on_year, ("salary_no_raise_share", "salary_tracks_threshold_share")),
     (_declared, ("declared_ratio_median", "declared_bunching_share")),

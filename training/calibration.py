@@ -21,7 +21,8 @@ def fit_calibrator(margin: np.ndarray, y: np.ndarray, method: CalibrationMethod 
                    weights: np.ndarray | None = None) -> Calibrator:
     """Fit the map from margin to probability on a time-held-out slice.
 
-    Sigmoid (Platt) keeps the order and needs few labels; isotonic is more flexible but
+    Sigmoid (Platt) keeps the order and needs few labels (its slope is kept positive: see
+    :func:`calibration_in_the_large`); isotonic is more flexible but
     wants hundreds of labels of each class. With a single class there is nothing to learn
     and the booster's own probability is kept.
     """
@@ -40,4 +41,25 @@ def fit_calibrator(margin: np.ndarray, y: np.ndarray, method: CalibrationMethod 
 
     platt = LogisticRegression(C=1e6, max_iter=1000)
     platt.fit(m.reshape(-1, 1), y, sample_weight=weights)
-    return SigmoidCalibrator(float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+    slope = float(platt.coef_[0, 0])
+    if slope <= 0.0:
+        # A held-out slice too small or noisy to confirm the booster's order must not turn
+        # the ranking upside down: keep the order, fit the level alone.
+        return SigmoidCalibrator(1.0, calibration_in_the_large(m, y, weights))
+    return SigmoidCalibrator(slope, float(platt.intercept_[0]))
+
+
+def calibration_in_the_large(margin: np.ndarray, y: np.ndarray,
+                             weights: np.ndarray | None = None) -> float:
+    """The shift ``b`` for which ``sigmoid(margin + b)`` predicts as many positives as the
+    labels hold (the maximum-likelihood intercept with the slope fixed at 1)."""
+    from scipy.optimize import brentq
+
+    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float)
+    observed = float(np.sum(w * y))
+
+    def excess(shift: float) -> float:
+        return float(np.sum(w / (1.0 + np.exp(-(margin + shift))))) - observed
+
+    reach = 50.0 + float(np.max(np.abs(margin)))
+    return float(brentq(excess, -reach, reach))

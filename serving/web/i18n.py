@@ -464,10 +464,12 @@ FEATURE_TEXT_NL: dict[str, str] = {
         "Aandeel migrantmaanden met meer dan 10% meer betaalde uren dan het contract",
     "salary_identical_share":
         "Aandeel migrantmaanden met precies hetzelfde loon als een andere migrant die maand",
-    "migrant_wage_vs_average":
-        "Gemiddeld migrantenloon gedeeld door het gemiddelde loon per werknemer (12 maanden)",
-    "migrant_wage_bill_share":
-        "Lonen van migranten als aandeel van de hele loonsom (12 maanden)",
+    "other_staff_wage_vs_criterion":
+        "Gemiddeld loon van het overige (niet-migranten)personeel gedeeld door het "
+        "salariscriterium van de migranten (12 maanden)",
+    "other_staff_wage_bill_vs_criterion":
+        "Maandelijkse lonen van het overige (niet-migranten)personeel, in veelvouden van het "
+        "salariscriterium van de migranten (12 maanden)",
     "permits_12m_per_headcount":
         "Vergunningaanvragen in 12 maanden per werknemer op de laatste loonaangifte",
     "permits_36m_per_headcount":

@@ -82,11 +82,38 @@ def test_identical_salaries(salary_world: dict[str, dict]) -> None:
     assert salary_world["10000001"]["salary_identical_share"] == pytest.approx(22 / 33)
 
 
-def test_migrant_wages_against_the_employer_totals(salary_world: dict[str, dict]) -> None:
+def test_other_staff_against_the_criterion(salary_world: dict[str, dict]) -> None:
     s = salary_world["10000001"]
-    # mean migrant wage (22 x 5100 + 11 x 3600) / 33 = 4600 against 60000 / 10 = 6000
-    assert s["migrant_wage_vs_average"] == pytest.approx(4600 / 6000)
-    assert s["migrant_wage_bill_share"] == pytest.approx((22 * 5100 + 11 * 3600) / (11 * 60000))
+    # each month of 2023: totals 10 staff / 60000, migrants a, b, c paid 13800, so 7 other
+    # staff share 46200; the migrants' criteria average (5008 + 3672 + 5008) / 3
+    criterion = (5008 + 3672 + 5008) / 3
+    assert s["other_staff_wage_vs_criterion"] == pytest.approx(46200 / 7 / criterion)
+    assert s["other_staff_wage_bill_vs_criterion"] == pytest.approx(46200 / criterion)
+
+
+def test_other_staff_features_ignore_what_the_migrants_are_paid() -> None:
+    def other_staff(migrant_wage: float) -> dict:
+        w = World().sponsor("10000001")
+        w.permit("10000001", "a", submitted_on=D(2022, 11, 1), salary=5200)
+        w.pay("10000001", "a", months(D(2023, 1, 1), 11), migrant_wage, hours=CONTRACT_HOURS)
+        # the employer's totals move with the migrant's wage, as a real payroll shows
+        w.totals("10000001", months(D(2023, 1, 1), 11), 4, 9000 + migrant_wage)
+        return features_of(w)["10000001"]
+
+    at, double = other_staff(5008), other_staff(2 * 5008)
+    for name in ("other_staff_wage_vs_criterion", "other_staff_wage_bill_vs_criterion"):
+        assert at[name] == pytest.approx(double[name])
+    assert at["other_staff_wage_vs_criterion"] == pytest.approx(3000 / 5008)
+
+
+def test_a_wage_bill_of_migrants_only_has_no_other_staff() -> None:
+    w = World().sponsor("10000001")
+    w.permit("10000001", "a", submitted_on=D(2022, 11, 1), salary=5200)
+    w.pay("10000001", "a", months(D(2023, 1, 1), 11), 5100, hours=CONTRACT_HOURS)
+    w.totals("10000001", months(D(2023, 1, 1), 11), 1, 5100)
+    s = features_of(w)["10000001"]
+    assert s["other_staff_wage_bill_vs_criterion"] == 0.0
+    assert s["other_staff_wage_vs_criterion"] is None
 
 
 def test_sponsor_without_payroll_has_undefined_salary_features(

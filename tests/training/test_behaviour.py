@@ -87,13 +87,6 @@ def _pay(tables: dict[str, pl.DataFrame], sponsor: str, multiple: float) -> dict
             "workforce": pl.concat([workforce.filter(pl.col("sponsor_id") != sponsor), moved])}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known defect: on the 400-sponsor world the model leans on migrant_wage_vs_average and "
-    "migrant_wage_bill_share, whose registered direction is +1 (migrants paid more than the "
-    "rest = riskier), so paying migrants double the criterion raises their push more than "
-    "the salary features lower it. On the 12,000-sponsor evaluation world the model behaves "
-    "(checked by hand for its 3 sponsors with most migrants: 0.46->0.09, 0.41->0.07, "
-    "0.56->0.19). Strict: remove this mark once the feature directions are settled."))
 def test_paying_far_above_the_criterion_scores_lower(champion: tuple[RiskModel, dict],
                                                      tables: dict, as_of: date) -> None:
     model, _ = champion
