@@ -1,6 +1,6 @@
 """How long the three notebooks take on a small scored home, as the tests run them.
 
-Builds one home through the pipelines.run stages (as the tests' ``scored_home`` does), then
+Builds one home with the demo's stages (as the tests' ``scored_home`` does), then
 executes 01, 03 and 02 with nbclient on a kernel of this venv's Python, recording for each
 the wall time and the CPU time of its kernel process (on a busy shared machine wall time is
 mostly waiting; CPU time is what a quiet machine would need). Peer, in the same run: the
@@ -39,28 +39,13 @@ from sponsorwatch.settings import Settings  # noqa: E402
 
 
 def build_home(home: Path, sponsors: int, seed: int) -> float:
-    """A scored home through every stage; returns its wall seconds."""
-    from pipelines.run import (
-        SCORED_SNAPSHOTS,
-        WORLD_END,
-        features_stage,
-        ingest_stage,
-        promote_stage,
-        score_stage,
-        simulate_stage,
-        snapshot_dates,
-        train_stage,
-    )
+    """A scored home made by the demo's stages without GX or plots (as the tests'
+    ``scored_home`` fixture makes it); returns its wall seconds."""
+    from pipelines.run import run_demo
 
     started = time.perf_counter()
     settings = Settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
-    ingest_stage(settings, simulate_stage(settings, sponsors, seed), run_gx=False)
-    dates = snapshot_dates()
-    features_stage(settings, dates)
-    train_stage(settings, WORLD_END, plots=False)
-    promote_stage(settings)
-    for day in dates[-SCORED_SNAPSHOTS:]:
-        score_stage(settings, day)
+    run_demo(settings, sponsors, seed, run_gx=False, plots=False)
     return time.perf_counter() - started
 
 
