@@ -62,6 +62,9 @@ def test_report_and_manifest_sit_next_to_each_other(damaged_with_gx) -> None:
     report = (warehouse / "reports" / "validation.md").read_text(encoding="utf-8")
     assert report.count("GX and polars agree on every rule.") == len(TABLES)
     assert "| gross_wage_parseable | expect_column_values_to_not_be_null |" in report
+    # the result format is lean, yet a reader still sees which values broke a rule
+    assert ("| legal_form_in_set | expect_column_values_to_be_in_set | legal_form | 11 | 1 | 1 "
+            "| LTD |") in report
     manifest = json.loads((warehouse / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["validation"]["engine"] == "great_expectations"
     assert manifest["validation"]["gx_unexpected_by_rule"]["permits"]["scheme_in_set"] == 1
@@ -75,3 +78,12 @@ def test_no_report_shows_a_nationality(damaged_with_gx) -> None:
     line = next(x for x in report.splitlines() if x.startswith("| nationality_format |"))
     assert line.endswith("| 1 | 1 |  |")  # counted, no example value
     assert '"ind"' not in (warehouse / "reports" / "gx_results.json").read_text("utf-8")
+
+
+def test_gx_seconds_are_reported_as_wall_and_cpu(damaged_with_gx) -> None:
+    result, _ = damaged_with_gx
+    seconds = result.seconds
+    # the import runs beside reading and checking (here GX was imported already); its CPU
+    # still counts as GX's
+    assert 0 <= seconds["great_expectations_import_cpu"] < seconds["great_expectations_cpu"]
+    assert 0 <= seconds["great_expectations_import"] <= seconds["great_expectations"]
