@@ -20,9 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -265,42 +263,6 @@ def _quiet_gx() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
-class BackgroundImport:
-    """``import great_expectations`` on a thread of its own, started at once.
-
-    The import is seconds of pure Python; polars reading and checking the extract
-    meanwhile runs in Rust without the GIL, so on two cores the two overlap.
-    """
-
-    def __init__(self) -> None:
-        self.cpu_seconds = 0.0
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._import, name="import-gx", daemon=True)
-        self._thread.start()
-
-    def _import(self) -> None:
-        started = time.thread_time()
-        try:
-            _quiet_gx()
-            import great_expectations  # noqa: F401
-        except BaseException as exc:  # re-raised by wait(), in the thread that needs GX
-            self._error = exc
-        finally:
-            self.cpu_seconds = time.thread_time() - started
-
-    def wait(self) -> float:
-        """Block until the import has finished; returns the seconds waited.
-
-        Raises:
-            BaseException: whatever the import raised.
-        """
-        started = time.perf_counter()
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return time.perf_counter() - started
-
-
 def _to_pandas(parsed: pl.DataFrame) -> Any:
     return parsed.to_pandas()
 
@@ -364,19 +326,24 @@ def with_reference_lookups(table: Table, frame: pl.DataFrame,
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 5}
 
 
-def _gx_context() -> Any:
+def start_gx() -> tuple[Any, Any]:
+    """An in-memory GX context (no progress bars) and its pandas data source."""
     _quiet_gx()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context
+    return context, context.data_sources.add_pandas("extract")
 
 
-def _validate_table(context: Any, source: Any, table: Table, frame: pl.DataFrame
-                    ) -> TableValidation:
-    """One GX batch of the whole table validated against its suite."""
+def validate_table(context: Any, source: Any, table: Table, parsed: pl.DataFrame,
+                   known: Mapping[str, pl.Series]) -> TableValidation:
+    """Validate a parsed table with its suite in one GX batch (pandas, in memory).
+
+    ``context`` and ``source`` come from :func:`start_gx`; ``known`` holds the keys
+    references are checked against (``{"sponsors": ids}``).
+    """
     import great_expectations as gx
 
     suite_data = build_suite_dict(table)
@@ -386,6 +353,7 @@ def _validate_table(context: Any, source: Any, table: Table, frame: pl.DataFrame
     # and GX fingerprints (hashes) every row of a batch each time it gets one
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=table.name, data=whole, suite=suite))
+    frame = with_reference_lookups(table, parsed, known)
     result = definition.run(batch_parameters={"dataframe": _to_pandas(frame)},
                             result_format=RESULT_FORMAT)
     # restricted values (nationality) never reach a report, not even as examples
@@ -397,26 +365,6 @@ def _validate_table(context: Any, source: Any, table: Table, frame: pl.DataFrame
         tuple(suite_data["meta"]["polars_enforced"]),
         _without_restricted_values(
             json.loads(json.dumps(result.to_json_dict(), default=str)), restricted))
-
-
-def validate_tables(parsed: Mapping[str, pl.DataFrame], known: Mapping[str, pl.Series],
-                    on_table: Callable[[str], None] | None = None
-                    ) -> dict[str, TableValidation]:
-    """Validate each parsed table with its suite in one GX batch (pandas, in memory).
-
-    ``known`` holds the keys references are checked against (``{"sponsors": ids}``);
-    ``on_table`` is called with each table's name before it is validated.
-    """
-    context = _gx_context()
-    source = context.data_sources.add_pandas("extract")
-    validations: dict[str, TableValidation] = {}
-    for name, frame in parsed.items():
-        if on_table is not None:
-            on_table(name)
-        table = TABLES[name]
-        validations[name] = _validate_table(
-            context, source, table, with_reference_lookups(table, frame, known))
-    return validations
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,25 @@ from sponsorwatch.contract import CONTRACT_VERSION, TABLES
 from sponsorwatch.storage import read_manifest
 
 from .errors import IngestError
-from .gx_suites import BackgroundImport, validate_tables
+from .gx_suites import TableValidation
+from .gx_worker import GxWorker
 from .read import RawTable, read_table
-from .register import RegisterFindings, check_extract_against_register, load_register
+from .register import (
+    Register,
+    RegisterFindings,
+    check_extract_against_register,
+    load_register,
+)
 from .report import render_report
 from .rules import CheckedTable, check_table
-from .warehouse import MANIFEST, REPORT, merge_clean, read_clean, write_warehouse
+from .warehouse import (
+    MANIFEST,
+    REPORT,
+    Documents,
+    merge_clean,
+    read_clean,
+    write_warehouse,
+)
 
 #: Called with a step's description before it starts; total steps via :func:`step_count`.
 StepCallback = Callable[[str], None]
@@ -87,17 +101,22 @@ class _Checked:
     counts: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Known key values references are checked against (the merged clean sponsors).
     known: dict[str, pl.Series] = field(default_factory=dict)
+    #: GX results to come, per delivered table.
+    gx_results: dict[str, Future[TableValidation]] = field(default_factory=dict)
 
 
 def _check_all(raws: dict[str, RawTable], warehouse_dir: Path,
-               on_step: StepCallback | None) -> _Checked:
-    """Check each table in dependency order and merge it into the warehouse's clean rows."""
+               on_step: StepCallback | None, gx: GxWorker | None) -> _Checked:
+    """Check each table in dependency order and merge it into the warehouse's clean rows;
+    each checked table goes to ``gx`` at once, to be validated while polars goes on."""
     out = _Checked()
     for table in TABLES.values():
         _tick(on_step, f"checking {table.name}")
         existing = read_clean(warehouse_dir, table)
         if table.name in raws:
             result = check_table(raws[table.name], out.known)
+            if gx is not None:
+                out.gx_results[table.name] = gx.submit(table, result.parsed, out.known)
             merged = merge_clean(table, existing, result.clean)
             out.tables[table.name] = result
             out.clean[table.name] = merged.frame
@@ -115,20 +134,39 @@ def _check_all(raws: dict[str, RawTable], warehouse_dir: Path,
     return out
 
 
-def _validate_with_gx(checked: _Checked, gx_import: BackgroundImport,
-                      on_step: StepCallback | None) -> tuple[dict[str, Any], dict[str, float]]:
-    """GX results per table, and the seconds GX took: the wait for its import (started
-    with the ingest), and its CPU seconds (import and validation)."""
-    _tick(on_step, "great-expectations: importing")
-    waited = gx_import.wait()
-    cpu_before = time.process_time()  # polars is idle now: the process's CPU is GX's
-    validations = validate_tables(
-        {n: c.parsed for n, c in checked.tables.items()}, checked.known,
-        on_table=lambda name: _tick(on_step, f"great-expectations: {name}"))
-    validate_cpu = time.process_time() - cpu_before
-    return validations, {"great_expectations_import": waited,
-                         "great_expectations_import_cpu": gx_import.cpu_seconds,
-                         "great_expectations_cpu": gx_import.cpu_seconds + validate_cpu}
+def _await_gx(checked: _Checked, on_step: StepCallback | None) -> dict[str, TableValidation]:
+    _tick(on_step, "great-expectations: waiting for its results")
+    validations = {}
+    for name, result in checked.gx_results.items():
+        _tick(on_step, f"great-expectations: {name}")
+        validations[name] = result.result()
+    return validations
+
+
+@dataclass
+class _Documented:
+    """What :func:`_documents` found out while the tables were written."""
+
+    manifest: dict[str, Any] = field(default_factory=dict)
+    validations: dict[str, TableValidation] = field(default_factory=dict)
+    gx_wait_seconds: float = 0.0
+
+
+def _documents(extract_dir: Path, warehouse_dir: Path, raws: dict[str, RawTable],
+               checked: _Checked, findings: RegisterFindings | None, now: dt.datetime | None,
+               on_step: StepCallback | None, out: _Documented) -> Documents:
+    """The report and manifest, once GX has validated every table (recorded in ``out``)."""
+    started = time.perf_counter()
+    out.validations = _await_gx(checked, on_step)
+    out.gx_wait_seconds = time.perf_counter() - started
+    out.manifest = _manifest(extract_dir, warehouse_dir, raws, checked, out.validations,
+                             findings, now)
+    report = render_report(out.manifest, out.validations,
+                           {n: c.broken for n, c in checked.tables.items()}, findings)
+    gx_results = {"reports/gx_results.json": json.dumps(
+        {n: v.raw_result for n, v in out.validations.items()}, indent=1, sort_keys=True,
+        default=str)} if out.validations else {}
+    return Documents(report, out.manifest, gx_results)
 
 
 def ingest(extract_dir: Path, warehouse_dir: Path, *, register_file: Path | None = None,
@@ -141,49 +179,51 @@ def ingest(extract_dir: Path, warehouse_dir: Path, *, register_file: Path | None
             file, unconvertible type, a column none of whose values parses, unreadable
             register); the warehouse is left as it was.
     """
-    clock = {"start": time.perf_counter()}
+    started = time.perf_counter()
     if not extract_dir.is_dir():
         raise IngestError(str(extract_dir), None, "extract_is_folder",
                           "the extract must be a folder of <table>.parquet/.csv files")
-    # started first: the import overlaps with reading and checking
-    gx_import = BackgroundImport() if run_gx else None
     register = load_register(register_file) if register_file else None
-    raws = _read_all(extract_dir, warehouse_dir, on_step)
-    clock["read"] = time.perf_counter()
-    checked = _check_all(raws, warehouse_dir, on_step)
-    clock["check"] = time.perf_counter()
-    validations: dict[str, Any] = {}
-    gx_seconds = dict.fromkeys(("great_expectations_import", "great_expectations_import_cpu",
-                                "great_expectations_cpu"), 0.0)
-    if gx_import is not None and checked.tables:
-        validations, gx_seconds = _validate_with_gx(checked, gx_import, on_step)
-    clock["great_expectations"] = time.perf_counter()
+    # started first: GX imports and validates beside the polars work
+    gx = GxWorker() if run_gx else None
+    try:
+        result = _ingest(extract_dir, warehouse_dir, register, gx, on_step, now)
+    finally:
+        if gx is not None:
+            gx.close()
+    result.seconds["total"] = round(time.perf_counter() - started, 3)
+    return result
 
+
+def _ingest(extract_dir: Path, warehouse_dir: Path, register: Register | None,
+            gx: GxWorker | None, on_step: StepCallback | None, now: dt.datetime | None
+            ) -> IngestResult:
+    clock = [time.perf_counter()]
+    raws = _read_all(extract_dir, warehouse_dir, on_step)
+    clock.append(time.perf_counter())
+    checked = _check_all(raws, warehouse_dir, on_step, gx)
+    clock.append(time.perf_counter())
     findings = None
     if register is not None and "sponsors" in raws:
         ids = raws["sponsors"].frame.get_column("sponsor_id").cast(pl.String()).drop_nulls()
         findings = check_extract_against_register(register, ids)
-    manifest = _manifest(extract_dir, warehouse_dir, raws, checked, validations, findings,
-                         now)
     _tick(on_step, "writing warehouse")
-    clock["before_write"] = time.perf_counter()
+    documented = _Documented()
     write_warehouse(
         warehouse_dir, checked.clean,
         raw={n: r.frame for n, r in raws.items()},
         quarantine={n: c.quarantined for n, c in checked.tables.items()},
-        report_markdown=render_report(manifest, validations,
-                                      {n: c.broken for n, c in checked.tables.items()},
-                                      findings),
-        manifest=manifest,
-        extra_texts={"reports/gx_results.json": json.dumps(
-            {n: v.raw_result for n, v in validations.items()}, indent=1, sort_keys=True,
-            default=str)} if validations else None)
-    end = time.perf_counter()
-    seconds = {"read": clock["read"] - clock["start"], "check": clock["check"] - clock["read"],
-               "great_expectations": clock["great_expectations"] - clock["check"],
-               **gx_seconds,
-               "write": end - clock["before_write"], "total": end - clock["start"]}
-    return IngestResult(manifest, checked.tables, validations, findings,
+        documents=lambda: _documents(extract_dir, warehouse_dir, raws, checked, findings, now,
+                                     on_step, documented))
+    clock.append(time.perf_counter())
+    seconds = {"read": clock[1] - clock[0], "check": clock[2] - clock[1],
+               # what GX adds to the ingest: the wait for its results once polars is done
+               "great_expectations": documented.gx_wait_seconds,
+               "great_expectations_import": gx.import_seconds if gx else 0.0,
+               "great_expectations_import_cpu": gx.import_cpu_seconds if gx else 0.0,
+               "great_expectations_cpu": gx.cpu_seconds if gx else 0.0,
+               "write": clock[3] - clock[2] - documented.gx_wait_seconds}
+    return IngestResult(documented.manifest, checked.tables, documented.validations, findings,
                         {k: round(v, 3) for k, v in seconds.items()})
 
 
