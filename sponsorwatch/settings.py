@@ -30,7 +30,10 @@ class Settings(BaseSettings):
     model_name: str = "sponsor-risk"
     inspection_capacity: int = Field(100, ge=1, description="Inspections per period (k)")
     horizon_months: int = Field(12, ge=1, le=60)
-    use_sector: bool = Field(True, description="Whether the sector feature may be used")
+    # Off: the sector is the strongest proxy of the migrants' nationality mix and showed no
+    # gain in precision when measured (benchmarks/evaluate.py, "sector_ablation").
+    use_sector: bool = Field(False, description="Whether the model may use the sector features "
+                                                "(a proxy of nationality mix; off by default)")
     audit_retention_days: int = Field(183, ge=183, description="At least 6 months")
     fairness_min_ratio: float = Field(0.8, gt=0, le=1, description="Four-fifths rule bound")
     seed: int = 42

@@ -20,8 +20,9 @@ from tests.features.test_pit_rule import busy_world
 from tests.features.world import D
 
 
-def snapshot(as_of: dt.date) -> pl.DataFrame:
-    return build_features(busy_world().frames(), as_of, load_thresholds()).collect()
+def snapshot(as_of: dt.date, use_sector: bool = True) -> pl.DataFrame:
+    return build_features(busy_world().frames(), as_of, load_thresholds(),
+                          use_sector).collect()
 
 
 def test_snapshots_round_trip_and_the_manifest_lists_their_dates(tmp_path: Path) -> None:
@@ -85,21 +86,27 @@ def test_command_builds_a_range_of_snapshots(tmp_path: Path) -> None:
     manifest = read_store_manifest(features_dir)
     assert manifest["as_of_dates"] == ["2023-10-31", "2023-11-30", "2023-12-31", "2024-01-31"]
     assert manifest["feature_set_version"] == FEATURE_SET_VERSION
-    assert manifest["feature_names"] == feature_names(True)
+    assert manifest["feature_names"] == feature_names(use_sector=False)  # the default
     assert manifest["warehouse_manifest"] == {"ingested": "test"}
     stored = pl.read_parquet(snapshot_path(features_dir, D(2024, 1, 31)))
-    assert_frame_equal(stored, snapshot(D(2024, 1, 31)))
+    assert_frame_equal(stored, snapshot(D(2024, 1, 31), use_sector=False))
 
 
-def test_command_honours_the_sector_switch(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(("switch", "stored_sector"), [(None, False), ("false", False),
+                                                       ("true", True)])
+def test_command_honours_the_sector_switch(tmp_path: Path, monkeypatch,  # noqa: ANN001
+                                           switch: str | None, stored_sector: bool) -> None:
+    """Off unless asked for: sector is a proxy of nationality mix without a measured gain."""
     home = tmp_path / "home"
     make_warehouse(home)
-    monkeypatch.setenv("SPONSORWATCH_USE_SECTOR", "false")
+    monkeypatch.delenv("SPONSORWATCH_USE_SECTOR", raising=False)
+    if switch is not None:
+        monkeypatch.setenv("SPONSORWATCH_USE_SECTOR", switch)
     result = CliRunner().invoke(app, ["--home", str(home), "features", "--as-of", "2024-01-15"])
     assert result.exit_code == 0, result.output
     stored = scan_snapshots(home / "features").collect()
-    assert "sector_division" not in stored.columns
-    assert read_store_manifest(home / "features")["use_sector"] is False
+    assert ("sector_division" in stored.columns) is stored_sector
+    assert read_store_manifest(home / "features")["use_sector"] is stored_sector
 
 
 def test_command_refuses_unclear_dates_and_a_missing_warehouse(tmp_path: Path) -> None:
