@@ -5,6 +5,9 @@ Order matters: sponsors are checked first, and every other table's references ar
 checked against the sponsors of the merged clean warehouse (this extract's clean sponsors
 plus those already ingested), so a row about a quarantined or unknown sponsor is
 quarantined too and the clean layer keeps its references intact.
+
+great-expectations runs beside polars (:mod:`.gx_worker`): each table goes to it as soon
+as polars has checked it, and only the report and manifest wait for its results.
 """
 
 from __future__ import annotations
