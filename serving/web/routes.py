@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import polars as pl
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -39,7 +40,7 @@ from serving.web.i18n import (
     percent,
     translator,
 )
-from serving.web.ranking import PAGE_SIZES, SORT_KEYS, RankingView, parse_query
+from serving.web.ranking import PAGE_SIZES, SORT_KEYS, ListQuery, RankingView, parse_query
 from serving.web.session import (
     PAGE_ROLES,
     KeyStatus,
@@ -249,16 +250,23 @@ async def switch_language(request: Request) -> RedirectResponse:
 
 # --- the ranked list and its exports -----------------------------------------------------
 
+def _selection(request: Request, snapshot: Snapshot
+               ) -> tuple[RankingView, ListQuery, dict[str, str], pl.DataFrame]:
+    """The sponsors the list's filters select (what the page shows and exports export):
+    the view, the query, the last review decision per sponsor and the selected rows."""
+    view = _view(request, snapshot)
+    query = parse_query(request.query_params)
+    decisions = last_decisions(request)
+    return view, query, decisions, view.select(query, set(decisions))
+
+
 @router.get("/sponsors", response_class=HTMLResponse)
 def ranking_page(request: Request, user: PageUser) -> Response:
     started = time.perf_counter()
     snapshot = _serving(request).snapshot
     if snapshot is None:
         return _no_snapshot(request, user)
-    view = _view(request, snapshot)
-    query = parse_query(request.query_params)
-    decisions = last_decisions(request)
-    rows = view.select(query, set(decisions))
+    view, query, decisions, rows = _selection(request, snapshot)
     page_rows, page, pages = view.page(rows, query)
     items = page_rows.to_dicts()
     from features.registry import FEATURES
@@ -284,10 +292,7 @@ def _export(request: Request, user: WebUser, fmt: str) -> Response:
     snapshot = _serving(request).snapshot
     if snapshot is None:
         return _no_snapshot(request, user)
-    view = _view(request, snapshot)
-    query = parse_query(request.query_params)
-    decisions = last_decisions(request)
-    rows = view.select(query, set(decisions))
+    view, query, decisions, rows = _selection(request, snapshot)
     frame = export_frame(view, rows, language(request), decisions)
     _audit(request, user, f"{EXPORT_PAGE}.{fmt}", rows["sponsor_id"].to_list(), snapshot)
     name = f"sponsorwatch-ranking-{snapshot.as_of}"
