@@ -86,22 +86,25 @@ def stacked_table(jobs: list[RecordsJob], name: str) -> pl.DataFrame | None:
 
 
 def flagged_jobs(stacked: dict[str, pl.DataFrame], jobs: int) -> set[int]:
-    """Indexes of jobs with any row breaking a rule in the stacked batch."""
-    from sponsorwatch.validation import ContractViolation, validate_rows
+    """Indexes of jobs with any row breaking a rule in the stacked batch.
+
+    Only *which* jobs is wanted here (a flagged job is judged again alone, with the
+    messages), so the rules' flags are computed without assembling a quarantine."""
+    from sponsorwatch.validation import ContractViolation, parse_table, rule_flags
 
     flagged: set[int] = set()
     owners = stacked["sponsors"].select(_JOB, "sponsor_id")
     for name, frame in stacked.items():
-        table = TABLES[name]
         try:
-            checked = validate_rows(name, frame)
+            flags = rule_flags(name, parse_table(name, frame))
         except ContractViolation:
             return set(range(jobs))
-        flagged |= set(checked.quarantined[_JOB].to_list())
-        for ref in table.references:
+        flagged |= set(frame.filter(flags.select(pl.any_horizontal(pl.all())).to_series())
+                       [_JOB].to_list())
+        for ref in TABLES[name].references:
             # Each request's rows must point at that request's own sponsors.
             orphans = frame.join(owners.rename({"sponsor_id": ref.column}),
-                                   on=[_JOB, ref.column], how="anti")
+                                 on=[_JOB, ref.column], how="anti")
             flagged |= set(orphans[_JOB].to_list())
     return flagged
 

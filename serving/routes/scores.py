@@ -63,7 +63,7 @@ async def score_records(body: RecordsRequest, caller: CaseSystemKey, loaded: Mod
     and column (``loc``) in the usual validation-error shape. Concurrent requests are
     scored together in small batches (``serving.batching``)."""
     as_of = body.as_of or snapshot.as_of
-    rows = body.tables.model_dump(exclude_none=True)
+    rows = body.table_rows()
     try:
         results = await request.app.state.records_batcher.score(rows, as_of)
     except RecordsInvalid as exc:
