@@ -7,11 +7,14 @@ cd "$(dirname "$0")/.."
 if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check uv
 fi
-uv sync --frozen --quiet
+# Not --quiet: on a terminal uv draws a progress bar for each download (minutes on a new
+# machine); in a log it prints a few summary lines.
+uv sync --frozen
 
 # Browser tests drive Debian's Chromium; install it where we may (root with apt-get).
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing chromium for the browser tests (apt-get)" >&2
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+  # apt's own output is the progress display of this long step.
+  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
     || echo "warning: chromium could not be installed; browser tests will be skipped" >&2
 fi
