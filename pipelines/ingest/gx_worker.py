@@ -44,6 +44,7 @@ class GxWorker:
         #: CPU seconds of the worker's thread so far: import and validation.
         self.cpu_seconds = 0.0
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._submitted: list[Future[TableValidation]] = []
         self._thread = threading.Thread(target=self._work, name="great-expectations",
                                         daemon=True)
         self._thread.start()
@@ -52,11 +53,16 @@ class GxWorker:
                known: Mapping[str, pl.Series]) -> Future[TableValidation]:
         """Queue ``parsed`` for validation; the future holds its result or error."""
         job = _Job(table, parsed, dict(known), Future())
+        self._submitted.append(job.result)
         self._jobs.put(job)
         return job.result
 
-    def close(self) -> None:
-        """No more tables: the thread ends after the queued ones."""
+    def close(self, cancel: bool = False) -> None:
+        """No more tables: the thread ends after the queued ones, or, with ``cancel`` (the
+        ingest failed), after the one it is validating."""
+        if cancel:
+            for result in self._submitted:
+                result.cancel()
         self._jobs.put(None)
 
     def _work(self) -> None:
@@ -70,6 +76,8 @@ class GxWorker:
             self.import_seconds = time.perf_counter() - started
             self.import_cpu_seconds = time.thread_time() - started_cpu
         while (job := self._jobs.get()) is not None:
+            if not job.result.set_running_or_notify_cancel():
+                continue
             error: BaseException | None = None
             try:
                 validation = validate_table(context, source, job.table, job.parsed, job.known)
@@ -84,4 +92,5 @@ class GxWorker:
 
     def _fail_all(self, error: BaseException) -> None:
         while (job := self._jobs.get()) is not None:
-            job.result.set_exception(error)
+            if job.result.set_running_or_notify_cancel():
+                job.result.set_exception(error)

@@ -189,11 +189,13 @@ def ingest(extract_dir: Path, warehouse_dir: Path, *, register_file: Path | None
     register = load_register(register_file) if register_file else None
     # started first: GX imports and validates beside the polars work
     gx = GxWorker() if run_gx else None
+    failed = True
     try:
         result = _ingest(extract_dir, warehouse_dir, register, gx, on_step, now)
+        failed = False
     finally:
-        if gx is not None:
-            gx.close()
+        if gx is not None:  # a failed ingest needs no more GX results
+            gx.close(cancel=failed)
     result.seconds["total"] = round(time.perf_counter() - started, 3)
     return result
 
