@@ -18,7 +18,8 @@ Measured:
 - for each run, the server's CPU time per request and the requests/s one free core would
   give at that cost: a figure other load on a shared machine disturbs far less;
 - resident memory of the service sampled during a soak on POST /v1/scores (30 s, or
-  5 minutes with --soak): growth after warm-up.
+  5 minutes with --soak) at full speed (above the rated 1,000 req/s): growth after
+  warm-up (the first fifth) and its least-squares slope in MiB per minute.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import polars as pl
 import psutil
 
@@ -222,14 +224,24 @@ def soak(url: str, bodies: list[str], seconds: float, api_key: str,
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    load = run_wrk(url, bodies, seconds, 32, api_key)
+    load = run_wrk(url, bodies, seconds, 32, api_key, server_pid=pid)
     stop_sampling.set()
     sampler.join()
-    warm = [mb for t, mb in samples if t >= seconds * 0.2] or [samples[-1][1]]
+    warm = [(t, mb) for t, mb in samples if t >= seconds * 0.2] or samples[-1:]
+    first = warm[0][1]
     return {"seconds": seconds, "load": load, "rss_mb_samples": samples,
-            "rss_mb_after_warmup_first": warm[0], "rss_mb_last": samples[-1][1],
-            "rss_mb_max": max(mb for _, mb in samples),
-            "growth_after_warmup_pct": round(100 * (samples[-1][1] - warm[0]) / warm[0], 2)}
+            "rss_mb_start": samples[0][1], "rss_mb_after_warmup_first": first,
+            "rss_mb_last": samples[-1][1], "rss_mb_max": max(mb for _, mb in samples),
+            "growth_after_warmup_pct": round(100 * (samples[-1][1] - first) / first, 2),
+            "slope_after_warmup_mb_per_min": round(slope_per_minute(warm), 3)}
+
+
+def slope_per_minute(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MiB) samples, in MiB per minute (0 for one)."""
+    if len(samples) < 2:
+        return 0.0
+    seconds, mb = zip(*samples, strict=True)
+    return float(np.polyfit(seconds, mb, 1)[0] * 60)
 
 
 def main() -> None:
@@ -321,6 +333,8 @@ def main() -> None:
         "no_errors": all(results[k]["errors_status"] == 0 and results[k]["errors_socket"] == 0
                          for k in ("sponsorwatch_scores", "sponsorwatch_records")),
         "memory_flat": abs(results["soak"]["growth_after_warmup_pct"]) < 10,
+        "memory_slope_lt_1mb_per_min":
+            abs(results["soak"]["slope_after_warmup_mb_per_min"]) < 1,
     }
     results["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
