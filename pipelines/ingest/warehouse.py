@@ -7,8 +7,7 @@ Layout (see docs/architecture.md): ``<table>.parquet`` (clean), ``raw/<table>.pa
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,24 +49,13 @@ def merge_clean(table: Table, existing: pl.DataFrame | None, new: pl.DataFrame) 
     return Merged(merged, new.height - superseded, superseded)
 
 
-@dataclass(frozen=True)
-class Documents:
-    """What the warehouse says about the run that built it."""
-
-    report_markdown: str
-    manifest: dict[str, Any]
-    #: Further texts by path relative to the warehouse (``reports/gx_results.json``).
-    extra_texts: dict[str, str] = field(default_factory=dict)
-
-
 def write_warehouse(warehouse_dir: Path, clean: dict[str, pl.DataFrame],
                     raw: dict[str, pl.DataFrame], quarantine: dict[str, pl.DataFrame],
-                    documents: Callable[[], Documents]) -> None:
+                    report_markdown: str, manifest: dict[str, Any],
+                    extra_texts: dict[str, str] | None = None) -> None:
     """Build the whole warehouse in a temporary folder and swap it in.
 
-    ``documents`` is called once the tables are written, so a report may wait for work
-    (great-expectations) that runs while they are. A failure before the swap leaves the
-    previous warehouse untouched.
+    A failure before the swap leaves the previous warehouse untouched.
     """
     with atomic_directory(warehouse_dir) as staging:
         for name in TABLES:
@@ -77,11 +65,10 @@ def write_warehouse(warehouse_dir: Path, clean: dict[str, pl.DataFrame],
                 _write(raw[name], staging / "raw" / f"{name}.parquet")
             if name in quarantine:
                 _write(quarantine[name], staging / "quarantine" / f"{name}.parquet")
-        done = documents()
-        for relative, text in done.extra_texts.items():
+        for relative, text in (extra_texts or {}).items():
             write_text_atomic(text, staging / relative)
-        write_text_atomic(done.report_markdown, staging / REPORT)
-        write_json_atomic(done.manifest, staging / MANIFEST)
+        write_text_atomic(report_markdown, staging / REPORT)
+        write_json_atomic(manifest, staging / MANIFEST)
 
 
 def _write(frame: pl.DataFrame, destination: Path) -> None:
