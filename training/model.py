@@ -45,7 +45,8 @@ class SigmoidCalibrator:
 
     def transform(self, margin: np.ndarray) -> np.ndarray:
         z = self.slope * np.asarray(margin, dtype=float) + self.intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        # clipped where exp would overflow: the probability is 0 or 1 to the last bit there
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -700.0, 700.0)))
 
 
 @dataclass
