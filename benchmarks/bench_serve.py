@@ -285,7 +285,8 @@ def main() -> None:
            "MLFLOW_TRACKING_URI": settings.tracking_uri}
     results: dict[str, Any] = {"sponsors_in_snapshot": scores.height, "as_of": str(day),
                                "cores": os.cpu_count(), "duration_s": args.duration,
-                               "load_generator": "wrk 1 thread, loopback"}
+                               "load_generator": "wrk 1 thread, loopback",
+                               "load_average_1m_at_start": round(os.getloadavg()[0], 2)}
 
     port = free_port()
     service = subprocess.Popen(
