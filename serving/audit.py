@@ -53,6 +53,9 @@ class AuditWriter:
         self._flush_seconds = flush_seconds
         self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._stopping = threading.Event()
+        # Held while rows are between the queue and the database, so that ``flush`` also
+        # waits for a batch the thread has taken but not yet written.
+        self._in_flight = threading.Lock()
         self._thread: threading.Thread | None = None
         self.written = 0
         self.failed_batches = 0
@@ -73,9 +76,10 @@ class AuditWriter:
 
     def flush(self) -> None:
         """Write everything queued so far, synchronously (tests, CLI, shutdown)."""
-        rows = self._drain()
-        if rows:
-            self._write(rows)
+        with self._in_flight:
+            rows = self._drain()
+            if rows:
+                self._write(rows)
 
     def close(self) -> None:
         """Stop the thread after writing every queued row."""
@@ -97,10 +101,11 @@ class AuditWriter:
         pending: list[dict[str, Any]] = []
         while True:
             stopping = self._stopping.wait(self._flush_seconds)
-            pending.extend(self._drain())
-            # A failed write is retried on the next wake-up; at shutdown it is spilled.
-            if pending and self._write(pending, spill=stopping):
-                pending = []
+            with self._in_flight:
+                pending.extend(self._drain())
+                # A failed write is retried on the next wake-up; at shutdown it is spilled.
+                if pending and self._write(pending, spill=stopping):
+                    pending = []
             if stopping:
                 return
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -79,6 +80,26 @@ def test_audit_writer_batches_and_loses_nothing_on_close(db_engine: Engine) -> N
     assert rows[0]["sponsor_ids"] == ["00000000"]
     assert {r["model_version"] for r in rows} == {"3"}
     assert writer.written == 2_500
+
+
+class SlowAuditWriter(AuditWriter):
+    """Takes its time between draining the queue and the database, as a busy server does."""
+
+    def _write(self, rows: list, spill: bool = True) -> bool:  # type: ignore[type-arg]
+        time.sleep(0.4)
+        return super()._write(rows, spill)
+
+
+def test_flush_waits_for_the_batch_the_thread_is_writing(db_engine: Engine) -> None:
+    writer = SlowAuditWriter(db_engine, flush_seconds=0.01)
+    writer.start()
+    writer.record(audit_row("k1", "analyst", "GET /sponsors", ["12345678"], "1", None))
+    time.sleep(0.15)  # the thread has taken the row and is writing it
+    assert writer.pending == 0
+    writer.flush()
+    with Session(db_engine) as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == 1
+    writer.close()
 
 
 def test_audit_spills_to_file_when_database_is_gone(tmp_path: Path) -> None:
