@@ -1,6 +1,8 @@
 """The audit trail: who saw which sponsor's score or features, when, through which endpoint.
 
 Requests only append to an in-memory queue; one writer thread inserts the rows in batches.
+The queue is bounded: when the database falls behind (a flat-out load on a large SQLite
+file), a request waits for room instead of memory growing without limit.
 ``AuditWriter.close`` drains the queue before returning (called at shutdown), and rows
 that still cannot be written are appended to a JSONL file beside the database rather than
 dropped. Retention: ``purge_audit`` deletes rows older than ``audit_retention_days``.
@@ -26,6 +28,8 @@ from serving.db import AuditEntry, utc_now
 log = logging.getLogger(__name__)
 
 _BATCH = 2_000
+#: Rows that may wait for the writer (about 0.6 KB each) before requests wait for it.
+MAX_PENDING = 50_000
 AUDIT_COLUMNS = ("id", "at", "key_id", "role", "endpoint", "sponsor_ids", "sponsor_count",
                  "model_version", "score_as_of")
 
@@ -42,16 +46,16 @@ class AuditWriter:
     """Batches audit rows to the database from a background thread.
 
     The thread wakes every ``flush_seconds`` and writes whatever was queued; a request's
-    ``record`` only appends to a queue and wakes nobody, so it costs well under a
-    microsecond of the request's time.
+    ``record`` only appends to a queue and wakes nobody, so it costs about a microsecond
+    of the request's time, until the queue is full.
     """
 
     def __init__(self, engine: Engine, spill_file: Path | None = None,
-                 flush_seconds: float = 0.5):
+                 flush_seconds: float = 0.5, max_pending: int = MAX_PENDING):
         self._engine = engine
         self._spill_file = spill_file
         self._flush_seconds = flush_seconds
-        self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_pending)
         self._stopping = threading.Event()
         # Held while rows are between the queue and the database, so that ``flush`` also
         # waits for a batch the thread has taken but not yet written.
@@ -67,7 +71,8 @@ class AuditWriter:
             self._thread.start()
 
     def record(self, row: dict[str, Any]) -> None:
-        """Queue a row (see :func:`audit_row`); never blocks the request."""
+        """Queue a row (see :func:`audit_row`); blocks only while ``max_pending`` rows
+        already wait for the writer (back-pressure, nothing dropped)."""
         self._queue.put(row)
 
     @property

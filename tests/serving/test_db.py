@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -100,6 +101,23 @@ def test_flush_waits_for_the_batch_the_thread_is_writing(db_engine: Engine) -> N
     with Session(db_engine) as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == 1
     writer.close()
+
+
+def test_a_full_queue_holds_the_request_until_the_writer_catches_up(db_engine: Engine) -> None:
+    writer = AuditWriter(db_engine, max_pending=2)  # no thread: nothing drains by itself
+    for sponsor in ("00000001", "00000002"):
+        writer.record(audit_row("k1", "analyst", "e", [sponsor], "1", None))
+    third = threading.Thread(target=writer.record,
+                             args=(audit_row("k1", "analyst", "e", ["00000003"], "1", None),))
+    third.start()
+    third.join(0.3)
+    assert third.is_alive() and writer.pending == 2  # waiting, not dropped, not growing
+    writer.flush()
+    third.join(5)
+    assert not third.is_alive()
+    writer.flush()
+    assert [r["sponsor_ids"] for r in iter_audit(db_engine)] == [["00000001"], ["00000002"],
+                                                                 ["00000003"]]
 
 
 def test_audit_spills_to_file_when_database_is_gone(tmp_path: Path) -> None:
