@@ -65,11 +65,21 @@ def _linked(pairs: pl.LazyFrame, prefix: str) -> pl.LazyFrame:
 
 
 def _address_links(ctx: Context) -> pl.LazyFrame:
+    """Counted per address, then less the sponsor itself: one address per sponsor, so no
+    pairs (a virtual office holds thousands of sponsors in a large world)."""
     known = _known_sponsors(ctx).filter(pl.col("address_key").is_not_null())
-    others = known.select("address_key", pl.col("sponsor_id").alias("other_id"),
-                          pl.col("revoked").alias("other_revoked"))
-    pairs = ctx.sponsors.select("sponsor_id", "address_key").join(others, on="address_key")
-    return _linked(pairs, "address").rename({"address_others": "sponsors_at_address"})
+    at_address = known.group_by("address_key").agg(
+        pl.len().alias("known_at_address"), pl.col("revoked").sum().alias("revoked_at_address"))
+    itself = known.select("sponsor_id", "address_key", pl.lit(1).alias("self_known"),
+                          pl.col("revoked").cast(pl.UInt32).alias("self_revoked"))
+    return (ctx.sponsors.select("sponsor_id", "address_key")
+            .join(at_address, on="address_key", how="inner")
+            .join(itself, on=["sponsor_id", "address_key"], how="left")
+            .select("sponsor_id",
+                    (pl.col("revoked_at_address") - pl.col("self_revoked").fill_null(0))
+                    .cast(pl.Float64).alias("address_shared_with_revoked"),
+                    (pl.col("known_at_address") - pl.col("self_known").fill_null(0))
+                    .cast(pl.Float64).alias("sponsors_at_address")))
 
 
 def _officer_links(ctx: Context) -> pl.LazyFrame:
