@@ -83,14 +83,22 @@ def _address_links(ctx: Context) -> pl.LazyFrame:
 
 
 def _officer_links(ctx: Context) -> pl.LazyFrame:
-    known = _known_sponsors(ctx).select(pl.col("sponsor_id").alias("other_id"),
-                                        pl.col("revoked").alias("other_revoked"))
-    officers = ctx.known["sponsor_officers"].select("sponsor_id", "officer_key").unique()
-    others = (officers.rename({"sponsor_id": "other_id"})
-              .join(known, on="other_id", how="inner"))
-    pairs = (ctx.sponsors.select("sponsor_id").join(officers, on="sponsor_id")
-             .join(others, on="officer_key"))
-    return _linked(pairs, "officer").rename({"officer_others": "officer_other_sponsors"})
+    """Distinct sponsors sharing an officer. These are pairs (a sponsor and a trust
+    office's director share several officers at times), so they are formed on integer codes
+    rather than on the identifiers: a director may sit at thousands of sponsors."""
+    codes = _known_sponsors(ctx).select("sponsor_id", "revoked").with_row_index("code")
+    officers = (ctx.known["sponsor_officers"].select("sponsor_id", "officer_key").unique()
+                .join(codes.select("sponsor_id", "code"), on="sponsor_id", how="inner")
+                .select("code", pl.col("officer_key").rank("dense").alias("officer")))
+    active = ctx.sponsors.select("sponsor_id").join(codes, on="sponsor_id", how="inner")
+    others = officers.join(codes.select("code", pl.col("revoked").alias("other_revoked")),
+                           on="code").rename({"code": "other_id"})
+    pairs = (officers.join(active.select(pl.col("code")), on="code")
+             .rename({"code": "sponsor_id"}).join(others, on="officer"))
+    linked = _linked(pairs, "officer").rename({"officer_others": "officer_other_sponsors"})
+    return (linked.join(codes.select(pl.col("code").alias("sponsor_id"),
+                                     pl.col("sponsor_id").alias("id")), on="sponsor_id")
+            .drop("sponsor_id").rename({"id": "sponsor_id"}))
 
 
 def _migrant_officers(ctx: Context) -> pl.LazyFrame:
