@@ -38,6 +38,17 @@ def timed_build(tables: dict[str, Any], names: list[str]) -> dict[str, float]:
             "cpu_s": round(time.process_time() - cpu, 3)}
 
 
+def officer_groups(tables: dict[str, Any]) -> dict[str, int]:
+    """How large the officers' groups of sponsors are: the link features form pairs in them."""
+    import polars as pl
+
+    per_officer = (tables["sponsor_officers"].select("sponsor_id", "officer_key").unique()
+                   .group_by("officer_key").len().collect())
+    return {"officers": per_officer.height,
+            "largest_group": int(per_officer["len"].max() or 0),
+            "pairs_sum_of_squares": int((per_officer["len"].cast(pl.Int64) ** 2).sum())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sponsors", type=int, default=12_000)
@@ -56,6 +67,7 @@ def main() -> None:
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(), "sponsors": sponsors, "seed": SEED, "as_of": str(LAST_AS_OF),
         "load_average_before": os.getloadavg(),
+        "officer_groups": officer_groups(tables),
         "families": {f.name: timed_build(tables, [x.name for x in f.features])
                      for f in FAMILIES},
         "link_features": {name: timed_build(tables, [name]) for name in LINK_FEATURES},
