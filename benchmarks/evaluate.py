@@ -60,7 +60,6 @@ def truth_disparity(home: Path, table: Any, truth: Any, k: int = 100) -> dict[st
     """False-positive rate against the truth per nationality mix in the top ``k``: how much
     more often honest sponsors of one mix are sent an inspector than those of another.
     Read through the fairness audit's own functions, the only readers of nationality."""
-
     from sponsorwatch.storage import scan_warehouse
     from training.fairness import (
         RESTRICTED_GROUPING,
@@ -88,7 +87,6 @@ def sector_ablation(home: Path, config: Any, truth: Any, use_sector: bool,
     same way: the measured reason for (or against) letting the model use sector, the
     strongest proxy of the migrants' nationality mix. ``as_configured`` holds the metrics
     of the model trained with ``use_sector`` as configured."""
-
     from sponsorwatch.settings import Settings
     from training.stage import run_scoring, run_training
 

@@ -95,10 +95,9 @@ def _officer_links(ctx: Context) -> pl.LazyFrame:
                            on="code").rename({"code": "other_id"})
     pairs = (officers.join(active.select(pl.col("code")), on="code")
              .rename({"code": "sponsor_id"}).join(others, on="officer"))
-    linked = _linked(pairs, "officer").rename({"officer_others": "officer_other_sponsors"})
-    return (linked.join(codes.select(pl.col("code").alias("sponsor_id"),
-                                     pl.col("sponsor_id").alias("id")), on="sponsor_id")
-            .drop("sponsor_id").rename({"id": "sponsor_id"}))
+    linked = _linked(pairs, "officer").rename({"officer_others": "officer_other_sponsors",
+                                               "sponsor_id": "code"})
+    return linked.join(codes.select("code", "sponsor_id"), on="code").drop("code")
 
 
 def _migrant_officers(ctx: Context) -> pl.LazyFrame:

@@ -59,7 +59,7 @@ def calibration_in_the_large(margin: np.ndarray, y: np.ndarray,
     observed = float(np.sum(w * y))
 
     def excess(shift: float) -> float:
-        return float(np.sum(w / (1.0 + np.exp(-(margin + shift))))) - observed
+        return float(np.sum(w * SigmoidCalibrator(1.0, shift).transform(margin))) - observed
 
     reach = 50.0 + float(np.max(np.abs(margin)))
     return float(brentq(excess, -reach, reach))
