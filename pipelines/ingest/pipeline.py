@@ -10,9 +10,11 @@ quarantined too and the clean layer keeps its references intact.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import json
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,15 +22,16 @@ from typing import Any
 import polars as pl
 
 from sponsorwatch.contract import CONTRACT_VERSION, TABLES
-from sponsorwatch.storage import read_manifest
+from sponsorwatch.storage import atomic_directory, read_manifest
 
 from .errors import IngestError
-from .gx_suites import TableValidation, start_gx, validate_table
+from .gx_suites import gx_frame
+from .gx_worker import GxOutcome, GxWorker
 from .read import RawTable, read_table
 from .register import RegisterFindings, check_extract_against_register, load_register
 from .report import render_report
 from .rules import CheckedTable, check_table
-from .warehouse import MANIFEST, REPORT, merge_clean, read_clean, write_warehouse
+from .warehouse import MANIFEST, REPORT, merge_clean, read_clean, write_tables, write_texts
 
 #: Called with a step's description before it starts; total steps via :func:`step_count`.
 StepCallback = Callable[[str], None]
@@ -115,26 +118,21 @@ def _check_all(raws: dict[str, RawTable], warehouse_dir: Path,
     return out
 
 
-def _validate_with_gx(checked: _Checked, on_step: StepCallback | None
-                      ) -> tuple[dict[str, TableValidation], dict[str, float]]:
-    """GX results per table, and the seconds GX took: its import (wall and CPU) and its
-    CPU in all.
+#: ``seconds`` keys of the GX work, zero where GX did not run.
+GX_SECONDS = ("great_expectations", "great_expectations_frames", "great_expectations_import",
+              "great_expectations_import_cpu", "great_expectations_cpu")
 
-    After the polars work, not beside it: GX is pure Python, and on a thread of its own
-    it fought polars for the GIL so that the ingest got no faster (measured).
-    """
-    started, cpu_before = time.perf_counter(), time.process_time()
-    _tick(on_step, "great-expectations: importing")
-    context, source = start_gx()
-    seconds = {"great_expectations_import": time.perf_counter() - started,
-               "great_expectations_import_cpu": time.process_time() - cpu_before}
-    validations = {}
-    for name, checked_table in checked.tables.items():
-        _tick(on_step, f"great-expectations: {name}")
-        validations[name] = validate_table(context, source, checked_table.table,
-                                           checked_table.parsed, checked.known)
-    seconds["great_expectations_cpu"] = time.process_time() - cpu_before
-    return validations, seconds
+
+def _submit_to_gx(worker: GxWorker, checked: _Checked) -> None:
+    for checked_table in checked.tables.values():
+        worker.submit(checked_table.table,
+                      gx_frame(checked_table.table, checked_table.parsed, checked.known))
+
+
+def _gx_results(worker: GxWorker, on_step: StepCallback | None) -> GxOutcome:
+    _tick(on_step, "great-expectations: validating")
+    return worker.results(
+        on_table=lambda name: _tick(on_step, f"great-expectations: {name} validated"))
 
 
 def ingest(extract_dir: Path, warehouse_dir: Path, *, register_file: Path | None = None,
@@ -142,51 +140,59 @@ def ingest(extract_dir: Path, warehouse_dir: Path, *, register_file: Path | None
            now: dt.datetime | None = None) -> IngestResult:
     """Ingest the extract in ``extract_dir`` into ``warehouse_dir``.
 
+    GX runs in a worker process (:class:`GxWorker`): it imports while polars reads and
+    checks, and validates while polars writes; the warehouse is swapped in once both are
+    done. ``seconds["great_expectations"]`` is what GX adds to the wall clock: the wait
+    for its results after polars' own work.
+
     Raises:
         IngestError: a table-level problem (missing required column or table, unreadable
             file, unconvertible type, a column none of whose values parses, unreadable
             register); the warehouse is left as it was.
+        GxWorkerError: great-expectations failed; the warehouse is left as it was.
     """
     clock = {"start": time.perf_counter()}
     if not extract_dir.is_dir():
         raise IngestError(str(extract_dir), None, "extract_is_folder",
                           "the extract must be a folder of <table>.parquet/.csv files")
     register = load_register(register_file) if register_file else None
-    raws = _read_all(extract_dir, warehouse_dir, on_step)
-    clock["read"] = time.perf_counter()
-    checked = _check_all(raws, warehouse_dir, on_step)
-    clock["check"] = time.perf_counter()
-    validations: dict[str, Any] = {}
-    gx_seconds = dict.fromkeys(("great_expectations_import", "great_expectations_import_cpu",
-                                "great_expectations_cpu"), 0.0)
-    if run_gx and checked.tables:
-        validations, gx_seconds = _validate_with_gx(checked, on_step)
-    clock["great_expectations"] = time.perf_counter()
-
-    findings = None
-    if register is not None and "sponsors" in raws:
-        ids = raws["sponsors"].frame.get_column("sponsor_id").cast(pl.String()).drop_nulls()
-        findings = check_extract_against_register(register, ids)
-    manifest = _manifest(extract_dir, warehouse_dir, raws, checked, validations, findings,
-                         now)
-    _tick(on_step, "writing warehouse")
-    clock["before_write"] = time.perf_counter()
-    write_warehouse(
-        warehouse_dir, checked.clean,
-        raw={n: r.frame for n, r in raws.items()},
-        quarantine={n: c.quarantined for n, c in checked.tables.items()},
-        report_markdown=render_report(manifest, validations,
-                                      {n: c.broken for n, c in checked.tables.items()},
-                                      findings),
-        manifest=manifest,
-        extra_texts={"reports/gx_results.json": json.dumps(
-            {n: v.raw_result for n, v in validations.items()}, indent=1, sort_keys=True,
-            default=str)} if validations else None)
+    with ExitStack() as stack:
+        worker = stack.enter_context(GxWorker()) if run_gx else None
+        raws = _read_all(extract_dir, warehouse_dir, on_step)
+        clock["read"] = time.perf_counter()
+        checked = _check_all(raws, warehouse_dir, on_step)
+        clock["check"] = time.perf_counter()
+        if worker is not None:
+            _submit_to_gx(worker, checked)
+        clock["frames"] = time.perf_counter()
+        findings = None
+        if register is not None and "sponsors" in raws:
+            ids = raws["sponsors"].frame.get_column("sponsor_id").cast(pl.String()).drop_nulls()
+            findings = check_extract_against_register(register, ids)
+        with atomic_directory(warehouse_dir) as staging:
+            _tick(on_step, "writing warehouse")
+            clock["before_write"] = time.perf_counter()
+            write_tables(staging, checked.clean, raw={n: r.frame for n, r in raws.items()},
+                         quarantine={n: c.quarantined for n, c in checked.tables.items()})
+            clock["write"] = time.perf_counter()
+            gx = _gx_results(worker, on_step) if worker is not None else GxOutcome()
+            clock["great_expectations"] = time.perf_counter()
+            validations = gx.validations
+            manifest = _manifest(extract_dir, warehouse_dir, raws, checked, validations,
+                                 findings, now)
+            write_texts(staging, render_report(
+                manifest, validations, {n: c.broken for n, c in checked.tables.items()},
+                findings), manifest, extra_texts={"reports/gx_results.json": json.dumps(
+                    {n: v.raw_result for n, v in validations.items()}, indent=1,
+                    sort_keys=True, default=str)} if validations else None)
     end = time.perf_counter()
-    seconds = {"read": clock["read"] - clock["start"], "check": clock["check"] - clock["read"],
-               "great_expectations": clock["great_expectations"] - clock["check"],
-               **gx_seconds,
-               "write": end - clock["before_write"], "total": end - clock["start"]}
+    seconds = dict.fromkeys(GX_SECONDS, 0.0) | gx.seconds | {
+        "read": clock["read"] - clock["start"], "check": clock["check"] - clock["read"],
+        "write": clock["write"] - clock["before_write"], "total": end - clock["start"]}
+    if worker is not None:
+        seconds["great_expectations_frames"] = clock["frames"] - clock["check"]
+        seconds["great_expectations"] = (clock["great_expectations"] - clock["write"]
+                                         + seconds["great_expectations_frames"])
     return IngestResult(manifest, checked.tables, validations, findings,
                         {k: round(v, 3) for k, v in seconds.items()})
 
@@ -199,11 +205,8 @@ def _manifest(extract_dir: Path, warehouse_dir: Path, raws: dict[str, RawTable],
         old = read_manifest(warehouse_dir)
         previous = old.get("history", []) + [
             {k: old[k] for k in ("extract", "ingested_at", "sources") if k in old}]
-    gx_version = None
-    if validations:
-        import great_expectations
-
-        gx_version = great_expectations.__version__
+    # from the package's metadata: importing GX here would cost seconds
+    gx_version = importlib.metadata.version("great_expectations") if validations else None
     return {
         "contract_version": CONTRACT_VERSION,
         "extract": extract_dir.resolve().name,

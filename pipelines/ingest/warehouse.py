@@ -1,7 +1,8 @@
 """The warehouse: clean tables merged across extracts, plus this run's raw layer,
 quarantine, report and manifest, written as one folder swap.
 
-Layout (see docs/architecture.md): ``<table>.parquet`` (clean), ``raw/<table>.parquet``,
+The caller stages the folder with :func:`sponsorwatch.storage.atomic_directory`; layout
+(see docs/architecture.md): ``<table>.parquet`` (clean), ``raw/<table>.parquet``,
 ``quarantine/<table>.parquet``, ``reports/validation.md``, ``manifest.json``.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from sponsorwatch.contract import TABLES, Table
-from sponsorwatch.storage import atomic_directory, write_json_atomic, write_text_atomic
+from sponsorwatch.storage import write_json_atomic, write_text_atomic
 
 MANIFEST = "manifest.json"
 REPORT = "reports/validation.md"
@@ -49,26 +50,26 @@ def merge_clean(table: Table, existing: pl.DataFrame | None, new: pl.DataFrame) 
     return Merged(merged, new.height - superseded, superseded)
 
 
-def write_warehouse(warehouse_dir: Path, clean: dict[str, pl.DataFrame],
-                    raw: dict[str, pl.DataFrame], quarantine: dict[str, pl.DataFrame],
-                    report_markdown: str, manifest: dict[str, Any],
-                    extra_texts: dict[str, str] | None = None) -> None:
-    """Build the whole warehouse in a temporary folder and swap it in.
+def write_tables(staging: Path, clean: dict[str, pl.DataFrame],
+                 raw: dict[str, pl.DataFrame], quarantine: dict[str, pl.DataFrame]) -> None:
+    """Write the clean, raw and quarantine tables into a staging folder (see
+    :func:`sponsorwatch.storage.atomic_directory`, which swaps it in whole)."""
+    for name in TABLES:
+        if name in clean:
+            _write(clean[name], staging / f"{name}.parquet")
+        if name in raw:
+            _write(raw[name], staging / "raw" / f"{name}.parquet")
+        if name in quarantine:
+            _write(quarantine[name], staging / "quarantine" / f"{name}.parquet")
 
-    A failure before the swap leaves the previous warehouse untouched.
-    """
-    with atomic_directory(warehouse_dir) as staging:
-        for name in TABLES:
-            if name in clean:
-                _write(clean[name], staging / f"{name}.parquet")
-            if name in raw:
-                _write(raw[name], staging / "raw" / f"{name}.parquet")
-            if name in quarantine:
-                _write(quarantine[name], staging / "quarantine" / f"{name}.parquet")
-        for relative, text in (extra_texts or {}).items():
-            write_text_atomic(text, staging / relative)
-        write_text_atomic(report_markdown, staging / REPORT)
-        write_json_atomic(manifest, staging / MANIFEST)
+
+def write_texts(staging: Path, report_markdown: str, manifest: dict[str, Any],
+                extra_texts: dict[str, str] | None = None) -> None:
+    """Write the report, any other texts and, last, the manifest into a staging folder."""
+    for relative, text in (extra_texts or {}).items():
+        write_text_atomic(text, staging / relative)
+    write_text_atomic(report_markdown, staging / REPORT)
+    write_json_atomic(manifest, staging / MANIFEST)
 
 
 def _write(frame: pl.DataFrame, destination: Path) -> None:

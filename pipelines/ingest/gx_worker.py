@@ -1,0 +1,137 @@
+"""great-expectations in a worker process, beside the polars work of an ingest.
+
+GX is pure Python and takes seconds to import; polars spends most of an ingest outside the
+GIL. In a process of its own GX imports while polars reads and checks, and validates
+while polars writes the warehouse; on a thread of the same process the two fought for the
+GIL and the ingest got no faster (measured). The worker is started with ``spawn``: a
+fork of a process whose polars thread pool is running may deadlock.
+
+Messages go through :class:`multiprocessing.Queue` both ways, whose ``put`` never blocks
+(a feeder thread writes the pipe), so neither side waits on the other until the results
+are wanted.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from sponsorwatch.contract import TABLES, Table
+
+from .gx_suites import TableValidation, start_gx, validate_table
+
+#: Seconds between checks that the worker is still alive while waiting on it.
+_POLL_SECONDS = 0.5
+
+
+class GxWorkerError(RuntimeError):
+    """The worker process failed: a validation raised, or the process died."""
+
+
+@dataclass
+class GxOutcome:
+    """What the worker did: results per table and its own seconds (wall and CPU)."""
+
+    validations: dict[str, TableValidation] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class GxWorker:
+    """A great-expectations process: :meth:`submit` frames, then :meth:`results`.
+
+    Use as a context manager; leaving it early (an error in the ingest) ends the process
+    at once instead of waiting for its work.
+    """
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._requests: Any = context.Queue()
+        self._replies: Any = context.Queue()
+        self._process = context.Process(target=_serve, args=(self._requests, self._replies),
+                                        name="sponsorwatch-gx", daemon=True)
+
+    def __enter__(self) -> GxWorker:
+        self._process.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if exc_info[0] is None and self._process.is_alive():
+            self._requests.put(None)
+            self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+        self._requests.close()
+        self._replies.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    def submit(self, table: Table, frame: pl.DataFrame) -> None:
+        """Queue ``frame`` (see :func:`gx_suites.gx_frame`) for validation; returns at once."""
+        self._requests.put((table.name, frame))
+
+    def results(self, on_table: Any = None) -> GxOutcome:
+        """Wait for every submitted table; ``on_table(name)`` is called as each finishes.
+
+        Raises:
+            GxWorkerError: a validation raised (its traceback is in the message) or the
+                worker process ended without answering.
+        """
+        self._requests.put("results")
+        outcome = GxOutcome()
+        while True:
+            kind, payload = self._next_reply()
+            if kind == "validated" and on_table is not None:
+                on_table(payload)
+            elif kind == "failed":
+                raise GxWorkerError(f"great-expectations failed: {payload}")
+            elif kind == "results":
+                outcome.validations, outcome.seconds = payload
+                return outcome
+
+    def _next_reply(self) -> tuple[str, Any]:
+        while True:
+            try:
+                reply: tuple[str, Any] = self._replies.get(timeout=_POLL_SECONDS)
+                return reply
+            except queue.Empty:
+                if not self._process.is_alive():
+                    raise GxWorkerError(
+                        "the great-expectations worker process ended without answering "
+                        f"(exit code {self._process.exitcode}; a script that runs an "
+                        "ingest must guard its top level with `if __name__ == "
+                        "'__main__':`, as multiprocessing's spawn needs)") from None
+
+
+def _serve(requests: Any, replies: Any) -> None:
+    """The worker's loop: import GX, validate each frame as it comes, answer on request."""
+    started, cpu_started = time.perf_counter(), time.process_time()
+    try:
+        context, source = start_gx()
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
+        replies.put(("failed", traceback.format_exc()))
+        return
+    seconds = {"great_expectations_import": time.perf_counter() - started,
+               "great_expectations_import_cpu": time.process_time() - cpu_started}
+    validations: dict[str, TableValidation] = {}
+    while (request := requests.get()) is not None:
+        if request == "results":
+            seconds["great_expectations_cpu"] = time.process_time() - cpu_started
+            replies.put(("results", (validations, seconds)))
+            validations = {}
+            continue
+        name, frame = request
+        try:
+            validations[name] = validate_table(context, source, TABLES[name], frame)
+        except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
+            replies.put(("failed", f"{name}: {traceback.format_exc()}"))
+            return
+        replies.put(("validated", name))
