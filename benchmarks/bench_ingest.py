@@ -88,6 +88,10 @@ def run_ingest(extract: Path, warehouse: Path, run_gx: bool) -> dict[str, Any]:
             "gx_counts_agree_with_polars": gx_agrees(result) if run_gx else None,
             "expectations_evaluated": sum(len(v.outcomes)
                                           for v in result.validations.values()),
+            "gx_by_table": {n: {"rows": result.checked[n].rows_in,
+                                "expectations": len(v.outcomes),
+                                "cpu_seconds": round(v.cpu_seconds, 3)}
+                            for n, v in result.validations.items()},
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             # the largest ended child: the great-expectations worker, where it ran
             "gx_worker_peak_rss_mb": round(
@@ -202,6 +206,7 @@ def main() -> None:
             "gx_success": full["gx_success"],
             "gx_counts_agree_with_polars": full["gx_counts_agree_with_polars"],
             "expectations_evaluated": full["expectations_evaluated"],
+            "gx_by_table": full["gx_by_table"],
             "peak_rss_mb": full["peak_rss_mb"],
             "gx_worker_peak_rss_mb": full["gx_worker_peak_rss_mb"],
             "quarantined": _quarantined(full)},

@@ -223,6 +223,8 @@ def _manifest(extract_dir: Path, warehouse_dir: Path, raws: dict[str, RawTable],
             "success": all(v.success for v in validations.values()) if validations else None,
             "gx_unexpected_by_rule": {n: v.unexpected_by_rule()
                                       for n, v in validations.items()},
+            "gx_cpu_seconds_by_table": {n: round(v.cpu_seconds, 3)
+                                        for n, v in validations.items()},
             "report": REPORT},
         "register": findings.as_dict() if findings else None,
         "history": previous,
