@@ -18,6 +18,7 @@ import queue
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,7 +80,7 @@ class GxWorker:
         """Queue ``frame`` (see :func:`gx_suites.gx_frame`) for validation; returns at once."""
         self._requests.put((table.name, frame))
 
-    def results(self, on_table: Any = None) -> GxOutcome:
+    def results(self, on_table: Callable[[str], None] | None = None) -> GxOutcome:
         """Wait for every submitted table; ``on_table(name)`` is called as each finishes.
 
         Raises:
@@ -107,9 +108,10 @@ class GxWorker:
                 if not self._process.is_alive():
                     raise GxWorkerError(
                         "the great-expectations worker process ended without answering "
-                        f"(exit code {self._process.exitcode}; a script that runs an "
-                        "ingest must guard its top level with `if __name__ == "
-                        "'__main__':`, as multiprocessing's spawn needs)") from None
+                        f"(exit code {self._process.exitcode}). If it could not start: a "
+                        "script that runs an ingest must guard its top level with "
+                        "`if __name__ == '__main__':`, as multiprocessing's spawn "
+                        "needs") from None
 
 
 def _serve(requests: Any, replies: Any) -> None:
@@ -124,7 +126,8 @@ def _serve(requests: Any, replies: Any) -> None:
     seconds = {"great_expectations_import": time.perf_counter() - started,
                "great_expectations_import_cpu": time.process_time() - cpu_started}
     validations: dict[str, TableValidation] = {}
-    while (request := requests.get()) is not None:
+    while True:  # until the parent ends the process
+        request = requests.get()
         if request == "results":
             seconds["great_expectations_cpu"] = time.process_time() - cpu_started
             replies.put(("results", (validations, seconds)))

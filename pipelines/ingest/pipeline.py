@@ -175,7 +175,8 @@ def ingest(extract_dir: Path, warehouse_dir: Path, *, register_file: Path | None
             write_tables(staging, checked.clean, raw={n: r.frame for n, r in raws.items()},
                          quarantine={n: c.quarantined for n, c in checked.tables.items()})
             clock["write"] = time.perf_counter()
-            gx = _gx_results(worker, on_step) if worker is not None else GxOutcome()
+            gx = (_gx_results(worker, on_step) if worker is not None and checked.tables
+                  else GxOutcome())
             clock["great_expectations"] = time.perf_counter()
             validations = gx.validations
             manifest = _manifest(extract_dir, warehouse_dir, raws, checked, validations,
