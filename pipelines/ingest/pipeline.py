@@ -25,7 +25,7 @@ from sponsorwatch.contract import CONTRACT_VERSION, TABLES
 from sponsorwatch.storage import atomic_directory, read_manifest
 
 from .errors import IngestError
-from .gx_suites import gx_frame
+from .gx_suites import TableValidation, gx_frame
 from .gx_worker import GxOutcome, GxWorker
 from .read import RawTable, read_table
 from .register import RegisterFindings, check_extract_against_register, load_register
@@ -165,10 +165,8 @@ def ingest(extract_dir: Path, warehouse_dir: Path, *, register_file: Path | None
         if worker is not None:
             _submit_to_gx(worker, checked)
         clock["frames"] = time.perf_counter()
-        findings = None
-        if register is not None and "sponsors" in raws:
-            ids = raws["sponsors"].frame.get_column("sponsor_id").cast(pl.String()).drop_nulls()
-            findings = check_extract_against_register(register, ids)
+        findings = (check_extract_against_register(register, _sponsor_ids(raws))
+                    if register is not None and "sponsors" in raws else None)
         with atomic_directory(warehouse_dir) as staging:
             _tick(on_step, "writing warehouse")
             clock["before_write"] = time.perf_counter()
@@ -178,24 +176,40 @@ def ingest(extract_dir: Path, warehouse_dir: Path, *, register_file: Path | None
             gx = (_gx_results(worker, on_step) if worker is not None and checked.tables
                   else GxOutcome())
             clock["great_expectations"] = time.perf_counter()
-            validations = gx.validations
-            manifest = _manifest(extract_dir, warehouse_dir, raws, checked, validations,
+            manifest = _manifest(extract_dir, warehouse_dir, raws, checked, gx.validations,
                                  findings, now)
-            write_texts(staging, render_report(
-                manifest, validations, {n: c.broken for n, c in checked.tables.items()},
-                findings), manifest, extra_texts={"reports/gx_results.json": json.dumps(
-                    {n: v.raw_result for n, v in validations.items()}, indent=1,
-                    sort_keys=True, default=str)} if validations else None)
-    end = time.perf_counter()
+            _write_reports(staging, manifest, checked, gx.validations, findings)
+    clock["end"] = time.perf_counter()
+    return IngestResult(manifest, checked.tables, gx.validations, findings,
+                        _seconds(clock, gx, ran_gx=worker is not None))
+
+
+def _sponsor_ids(raws: dict[str, RawTable]) -> pl.Series:
+    return raws["sponsors"].frame.get_column("sponsor_id").cast(pl.String()).drop_nulls()
+
+
+def _write_reports(staging: Path, manifest: dict[str, Any], checked: _Checked,
+                   validations: dict[str, TableValidation],
+                   findings: RegisterFindings | None) -> None:
+    report = render_report(manifest, validations,
+                           {n: c.broken for n, c in checked.tables.items()}, findings)
+    gx_json = {"reports/gx_results.json": json.dumps(
+        {n: v.raw_result for n, v in validations.items()}, indent=1, sort_keys=True,
+        default=str)} if validations else None
+    write_texts(staging, report, manifest, extra_texts=gx_json)
+
+
+def _seconds(clock: dict[str, float], gx: GxOutcome, ran_gx: bool) -> dict[str, float]:
+    """Each step's wall seconds, and GX's: the wait it added, its frames, its CPU."""
     seconds = dict.fromkeys(GX_SECONDS, 0.0) | gx.seconds | {
         "read": clock["read"] - clock["start"], "check": clock["check"] - clock["read"],
-        "write": clock["write"] - clock["before_write"], "total": end - clock["start"]}
-    if worker is not None:
+        "write": clock["write"] - clock["before_write"],
+        "total": clock["end"] - clock["start"]}
+    if ran_gx:
         seconds["great_expectations_frames"] = clock["frames"] - clock["check"]
         seconds["great_expectations"] = (clock["great_expectations"] - clock["write"]
                                          + seconds["great_expectations_frames"])
-    return IngestResult(manifest, checked.tables, validations, findings,
-                        {k: round(v, 3) for k, v in seconds.items()})
+    return {k: round(v, 3) for k, v in seconds.items()}
 
 
 def _manifest(extract_dir: Path, warehouse_dir: Path, raws: dict[str, RawTable],
