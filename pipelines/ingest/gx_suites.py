@@ -306,8 +306,8 @@ def _example(value: Any) -> str:
 def _outcome(result: Any, restricted: frozenset[str]) -> ExpectationOutcome:
     config = result.expectation_config
     kwargs = config.kwargs
-    cols = tuple(kwargs.get("column_list") or [kwargs[k] for k in ("column", "column_A",
-                                                                     "column_B") if k in kwargs])
+    cols = tuple(kwargs.get("column_list") or kwargs.get("column_set") or [
+        kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs])
     res = result.result or {}
     info = result.exception_info or {}
     # either one {raised_exception, exception_message} or one such dict per failed metric

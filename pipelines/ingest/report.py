@@ -13,6 +13,13 @@ from typing import Any
 from .gx_suites import TableValidation
 from .register import RegisterFindings
 
+#: What the columns GX validates beside the contract's own hold (see ``gx_frame``).
+COLUMN_LEGEND = (
+    "GX validates each table's columns as parsed, plus `<column>__text_length` (length "
+    "of the text delivered for a parsed column, empty where none was), `<column>__text` "
+    "(that text, where a regex reads it) and `<column>__row_in_<table>` (the row of the "
+    "referenced table holding the value, empty where none does).")
+
 
 def _cell(value: object) -> str:
     text = "" if value is None else str(value)
@@ -97,6 +104,8 @@ def render_report(manifest: Mapping[str, Any], validations: Mapping[str, TableVa
         lines.append(f"| {name} | {counts['rows_in']:,} | {counts['clean']:,} | "
                      f"{counts['quarantined']:,} | {counts['warehouse_rows']:,} |")
     lines.append("")
+    if validations:
+        lines += [COLUMN_LEGEND, ""]
     for name, counts in manifest["tables"].items():
         if counts.get("delivered", True):
             lines += _table_section(name, counts, broken.get(name, {}), validations.get(name))
