@@ -157,7 +157,8 @@ def ingest(extract_dir: Path, warehouse_dir: Path, *, register_file: Path | None
                           "the extract must be a folder of <table>.parquet/.csv files")
     register = load_register(register_file) if register_file else None
     with ExitStack() as stack:
-        worker = stack.enter_context(GxWorker()) if run_gx else None
+        # scratch beside the warehouse: /tmp may be memory, and payroll's frame is large
+        worker = stack.enter_context(GxWorker(_scratch_parent(warehouse_dir))) if run_gx else None
         raws = _read_all(extract_dir, warehouse_dir, on_step)
         clock["read"] = time.perf_counter()
         checked = _check_all(raws, warehouse_dir, on_step)
@@ -182,6 +183,11 @@ def ingest(extract_dir: Path, warehouse_dir: Path, *, register_file: Path | None
     clock["end"] = time.perf_counter()
     return IngestResult(manifest, checked.tables, gx.validations, findings,
                         _seconds(clock, gx, ran_gx=worker is not None))
+
+
+def _scratch_parent(warehouse_dir: Path) -> Path:
+    warehouse_dir.parent.mkdir(parents=True, exist_ok=True)
+    return warehouse_dir.parent
 
 
 def _sponsor_ids(raws: dict[str, RawTable]) -> pl.Series:

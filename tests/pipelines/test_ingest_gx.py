@@ -91,7 +91,8 @@ def test_no_report_shows_a_nationality(damaged_with_gx) -> None:
 
 
 def test_gx_seconds_are_reported_as_wall_and_cpu(damaged_with_gx) -> None:
-    result, _ = damaged_with_gx
+    result, warehouse = damaged_with_gx
+    assert not list(warehouse.parent.glob(".gx-frames-*"))  # the frames handed over are gone
     seconds = result.seconds
     # GX ran in its own process, import included; the wall it adds is the wait after
     # polars' work, which cannot exceed the whole
@@ -134,6 +135,7 @@ def test_a_dead_gx_worker_stops_ingest_and_keeps_the_previous_warehouse(
     with pytest.raises(GxWorkerError, match="ended without answering"):
         ingest(tmp_path / "extract", warehouse, run_gx=True)
     assert (warehouse / "manifest.json").read_bytes() == before
+    assert not list(tmp_path.glob(".gx-frames-*"))  # the frames handed over are gone
 
 
 def test_the_worker_validates_for_real_and_raises_what_raises_in_it() -> None:
