@@ -333,6 +333,54 @@ def disparity_breaches(tables: Mapping[str, pl.DataFrame], metric: str, min_rati
     return breaches
 
 
+def gap_attribution(population: pl.DataFrame, contributions: pl.DataFrame,
+                    feature_names: Sequence[str], groups: pl.DataFrame, outcome: str,
+                    top: int = 5, min_support: int = 20,
+                    descriptions: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Where the false-positive gap between nationality-mix groups comes from.
+
+    For each group whose FPR (against ``outcome``) is worse than the best-off group's, the
+    model's mean contribution (SHAP, log-odds) of every feature to the scores of the
+    group's non-abusive sponsors, less the same mean in the best-off group: the features
+    that raise clean sponsors' scores in one group more than in the other. The differences
+    of all features add up to the gap in the mean margin.
+
+    ``population`` is :func:`audit_population`'s; ``contributions`` has ``sponsor_id`` and
+    one column per feature; ``groups`` is the nationality-mix table of :func:`group_metrics`.
+    """
+    metric = f"fpr_{outcome}"
+    best = (groups[f"{metric}_best_group"].drop_nulls()
+            if f"{metric}_best_group" in groups.columns else pl.Series(dtype=pl.String()))
+    reference = str(best[0]) if len(best) else None
+    if reference is None:
+        return {"skipped": f"no best-off group for {metric}"}
+    negatives = (population.filter(pl.col(outcome) == 0)
+                 .select("sponsor_id", RESTRICTED_GROUPING)
+                 .join(contributions.select("sponsor_id", *feature_names), on="sponsor_id"))
+    means = negatives.group_by(RESTRICTED_GROUPING).agg(
+        pl.len().alias("negatives"), *[pl.col(f).mean() for f in feature_names])
+    base = means.filter(pl.col(RESTRICTED_GROUPING) == reference)
+    if base.height == 0:
+        return {"skipped": f"no non-abusive sponsors in the best-off group {reference}"}
+    worse = groups.filter(pl.col(f"{metric}_ratio") < 1).sort(f"{metric}_ratio")
+    attributed = []
+    for row in worse.iter_rows(named=True):
+        group = means.filter(pl.col(RESTRICTED_GROUPING) == row[RESTRICTED_GROUPING])
+        if group.height == 0 or group["negatives"][0] < min_support:
+            continue
+        gaps = {f: float(group[f][0] - base[f][0]) for f in feature_names}
+        raising = sorted((f for f in gaps if gaps[f] > 0), key=lambda f: -gaps[f])[:top]
+        attributed.append({
+            "group": row[RESTRICTED_GROUPING], "negatives": int(group["negatives"][0]),
+            f"{metric}_ratio": row[f"{metric}_ratio"], "margin_gap": sum(gaps.values()),
+            "features": [{"feature": f, "gap": gaps[f],
+                          "description": (descriptions or {}).get(f, "")} for f in raising]})
+    return {"outcome": outcome, "reference_group": reference,
+            "reference_negatives": int(base["negatives"][0]),
+            "method": "mean SHAP contribution among non-abusive sponsors, group minus "
+                      "best-off group (log-odds)", "groups": attributed}
+
+
 def top_k_mask(scores: np.ndarray, sponsor_ids: Sequence[str], k: int) -> np.ndarray:
     """True for the ``k`` highest scores (ties broken by sponsor id, as rankings are)."""
     order = np.lexsort((np.asarray(sponsor_ids, dtype=object).astype(str), -np.asarray(scores)))
@@ -563,6 +611,7 @@ class FairnessAudit:
     bias_scan: dict[str, Any]
     breaches: list[Breach] = field(default_factory=list)
     gate_metric: str = "fpr_label"
+    gap_attribution: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -591,7 +640,7 @@ class FairnessAudit:
             "breaches": [b.describe() for b in self.breaches],
             "groups": {g: t.to_dicts() for g, t in self.groups.items()},
             "proxy_check": self.proxy, "bias_scan": self.bias_scan,
-            "metrics": self.metrics(),
+            "gap_attribution": self.gap_attribution, "metrics": self.metrics(),
         }
 
     def to_markdown(self) -> str:
@@ -673,6 +722,7 @@ def audit_markdown(audit: Mapping[str, Any]) -> str:
                   for p in proxy["strongest_proxies"]]
     else:
         lines.append(f"Skipped: {proxy.get('skipped', 'no data')}")
+    lines += _gap_markdown(audit.get("gap_attribution", {}))
     scan = audit.get("bias_scan", {})
     lines += ["", "## Bias scan", "",
               f"{scan.get('method', '')}; average selection rate "
@@ -687,6 +737,23 @@ def audit_markdown(audit: Mapping[str, Any]) -> str:
                      f"{_pct(c['selection_rate_hi'])}) | {c['ratio_to_average']:.1f} | "
                      f"{'yes' if c['flagged'] else 'no'} | {described} |")
     return "\n".join(lines) + "\n"
+
+
+def _gap_markdown(gap: Mapping[str, Any]) -> list[str]:
+    lines = ["", f"## Where the {RESTRICTED_GROUPING.replace('_', ' ')} FPR gap comes from", ""]
+    if "groups" not in gap:
+        return lines + [f"Skipped: {gap.get('skipped', 'not computed')}"]
+    metric = f"fpr_{gap['outcome']}"
+    lines += [f"Non-abusive sponsors ({gap['outcome']}) of each worse-off group against the "
+              f"best-off group {gap['reference_group']} ({gap['reference_negatives']}): "
+              f"{gap['method']}.", "",
+              "| group | non-abusive | FPR ratio | score gap | features raising it most |",
+              "|---|---|---|---|---|"]
+    for g in gap["groups"]:
+        raising = "; ".join(f"{f['feature']} +{f['gap']:.2f}" for f in g["features"])
+        lines.append(f"| {g['group']} | {g['negatives']} | {_ratio(g[f'{metric}_ratio'])} | "
+                     f"{g['margin_gap']:+.2f} | {raising} |")
+    return lines
 
 
 def audit_population(predictions: pl.DataFrame, k: int, groups: pl.DataFrame,
@@ -708,7 +775,8 @@ def run_fairness_audit(predictions: pl.DataFrame, features: pl.DataFrame,
                        restricted: pl.DataFrame, k: int, as_of: date | None = None,
                        min_ratio: float = 0.8, seed: int = 42, min_support: int = 20,
                        min_expected: float = 5.0, alpha: float = 0.05,
-                       descriptions: Mapping[str, str] | None = None) -> FairnessAudit:
+                       descriptions: Mapping[str, str] | None = None,
+                       contributions: pl.DataFrame | None = None) -> FairnessAudit:
     """Audit a ranking of one snapshot.
 
     Args:
@@ -720,6 +788,8 @@ def run_fairness_audit(predictions: pl.DataFrame, features: pl.DataFrame,
         restricted: from :func:`load_restricted_attributes`.
         k: size of the top (inspection capacity).
         min_ratio: four-fifths bound of the promotion gate on the FPR of the top k.
+        contributions: ``sponsor_id`` and the model's contribution of each feature to each
+            score, for :func:`gap_attribution` (left out where None).
     """
     forbidden = {RESTRICTED_COLUMN, RESTRICTED_GROUPING} & {n.lower() for n in feature_names}
     if forbidden:
@@ -739,9 +809,25 @@ def run_fairness_audit(predictions: pl.DataFrame, features: pl.DataFrame,
     # the same way (the truth-based figures are reported beside it).
     gate_metric = "fpr_label"
     breaches = disparity_breaches(tables_out, gate_metric, min_ratio, alpha)
+    attribution = _attribute_gap(population, contributions, feature_names,
+                                 tables_out[RESTRICTED_GROUPING], min_support, descriptions)
     return FairnessAudit(as_of=when, k=k, sponsors=population.height, min_ratio=min_ratio,
                          groups=tables_out, proxy=proxy, bias_scan=scan, breaches=breaches,
-                         gate_metric=gate_metric)
+                         gate_metric=gate_metric, gap_attribution=attribution)
+
+
+def _attribute_gap(population: pl.DataFrame, contributions: pl.DataFrame | None,
+                   feature_names: Sequence[str], groups: pl.DataFrame, min_support: int,
+                   descriptions: Mapping[str, str] | None) -> dict[str, Any]:
+    """:func:`gap_attribution` against the truth where a simulated world has one, else
+    against the labels."""
+    if contributions is None:
+        return {"skipped": "no model contributions given"}
+    known = [o for o in reversed(OUTCOMES) if o in population.columns]
+    if not known:
+        return {"skipped": "no outcome known"}
+    return gap_attribution(population, contributions, feature_names, groups, known[0],
+                           min_support=min_support, descriptions=descriptions)
 
 
 def log_fairness_audit(audit: FairnessAudit, mlflow_client: Any, run_id: str,

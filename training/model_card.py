@@ -97,7 +97,22 @@ def _fairness_summary(audit: Mapping[str, Any] | None) -> dict[str, Any]:
                 {k: c.get(k) for k in ("cluster", "sponsors", "selected", "selection_rate",
                                        "ratio_to_average", "describing_features")}
                 for c in scan.get("clusters", []) if c.get("flagged")]},
+        "gap_attribution": audit.get("gap_attribution", {}),
     }
+
+
+def _gap_lines(gap: Mapping[str, Any]) -> list[str]:
+    """The card's short form of the audit's gap attribution: per worse-off group, the
+    features that raise its non-abusive sponsors' scores most."""
+    if not gap.get("groups"):
+        return []
+    lines = ["", "### Where the nationality-mix FPR gap comes from", "",
+             f"Against {gap['reference_group']}, {gap['method']}:"]
+    for g in gap["groups"]:
+        raising = ", ".join(f"`{f['feature']}` +{f['gap']:.2f}" for f in g["features"])
+        lines.append(f"- {g['group']} ({g['negatives']} non-abusive sponsors, score gap "
+                     f"{g['margin_gap']:+.2f}): {raising or 'no feature raises it'}")
+    return lines
 
 
 def build_model_card(*, name: str, version: str, run_id: str, feature_names: Sequence[str],
@@ -286,6 +301,7 @@ def card_markdown(card: Mapping[str, Any]) -> str:
                       f"{proxy['balanced_accuracy_chance']:.3f}) and macro AUC "
                       f"{proxy['auc_macro']:.3f} (chance 0.5). Strongest proxies: "
                       + ", ".join(f"`{p['feature']}`" for p in proxy["strongest_proxies"]) + "."]
+        lines += _gap_lines(fairness.get("gap_attribution", {}))
         flagged = fairness.get("bias_scan", {}).get("flagged_clusters", [])
         lines += ["", "### Bias scan", "",
                   f"{len(flagged)} cluster(s) selected at least twice as often as average."]
@@ -371,11 +387,14 @@ def audit_holdout(settings: Settings, result: TrainResult, data: TrainingSet,
     scored = rows.select("sponsor_id", "as_of", "label", "truth",
                          score=pl.col("score_xgboost"))
     features = data.rows([as_of], labelled_only=False)
+    names = result.model.feature_names
+    contributions = pl.DataFrame(result.model.contributions(features)[:, :len(names)],
+                                 schema=names, orient="row").with_columns(features["sponsor_id"])
     return run_fairness_audit(
-        scored, features, result.model.feature_names, scan_warehouse(settings.warehouse_dir),
+        scored, features, names, scan_warehouse(settings.warehouse_dir),
         load_restricted_attributes(settings.warehouse_dir, as_of), k=result.config.capacity,
         as_of=as_of, min_ratio=settings.fairness_min_ratio, seed=result.config.seed,
-        descriptions=descriptions)
+        descriptions=descriptions, contributions=contributions)
 
 
 def document_training_run(settings: Settings, result: TrainResult, data: TrainingSet,

@@ -12,8 +12,10 @@ import pytest
 from training.fairness import (
     RESTRICTED_GROUPING,
     audit_groups,
+    audit_markdown,
     bias_scan,
     disparity_breaches,
+    gap_attribution,
     group_metrics,
     load_restricted_attributes,
     one_sided_p_value,
@@ -227,3 +229,47 @@ def test_stored_audit_ratios_are_recomputed_from_its_counts() -> None:
         table["precision_truth_ratio"].to_list())
     # Under the default rules the small hand-made groups are no yardstick.
     assert ratio_tables(stored)["group"]["fpr_label_ratio"].to_list() == [None, None]
+
+
+def test_gap_attribution_names_what_raises_clean_sponsors_of_the_worse_off_group() -> None:
+    rng = np.random.default_rng(3)
+    n = 400
+    ids = [f"{30_000_000 + i:08d}" for i in range(n)]
+    group = np.where(np.arange(n) < 200, "SOUTH_ASIA", "EU_EEA")
+    truth = (rng.random(n) < 0.1).astype(np.int8)
+    population = pl.DataFrame({"sponsor_id": ids, RESTRICTED_GROUPING: group, "truth": truth})
+    # the model lifts every South-Asian sponsor by 0.6 through one feature; the abusive
+    # ones are lifted a further 2.0 by another, which must not count (they are not clean)
+    contributions = pl.DataFrame({
+        "sponsor_id": ids,
+        "postcode_risk": np.where(group == "SOUTH_ASIA", 0.6, 0.0),
+        "wage_gap": np.where((group == "SOUTH_ASIA") & (truth == 1), 2.0, 0.0) - 0.1,
+        "noise": rng.normal(0, 0.01, n)})
+    groups = pl.DataFrame({RESTRICTED_GROUPING: ["EU_EEA", "SOUTH_ASIA"],
+                           "fpr_truth_ratio": [1.0, 0.4],
+                           "fpr_truth_best_group": ["EU_EEA", "EU_EEA"]})
+    gap = gap_attribution(population, contributions, ["postcode_risk", "wage_gap", "noise"],
+                          groups, "truth")
+    assert gap["reference_group"] == "EU_EEA"
+    [south] = gap["groups"]
+    assert south["negatives"] == int(((group == "SOUTH_ASIA") & (truth == 0)).sum())
+    assert south["features"][0]["feature"] == "postcode_risk"
+    assert south["features"][0]["gap"] == pytest.approx(0.6)
+    assert "wage_gap" not in [f["feature"] for f in south["features"]]
+    assert south["margin_gap"] == pytest.approx(0.6, abs=0.01)
+    report = audit_markdown({"k": 10, "sponsors": n, "gate_metric": "fpr_label",
+                             "min_ratio": 0.8, "passed": True, "groups": {},
+                             "gap_attribution": gap})
+    assert "| SOUTH_ASIA | " in report and "postcode_risk +0.60" in report
+
+
+def test_gap_attribution_without_a_best_off_group_says_why() -> None:
+    population = pl.DataFrame({"sponsor_id": ["1"], RESTRICTED_GROUPING: ["MIXED"],
+                               "label": pl.Series([0], dtype=pl.Int8)})
+    groups = pl.DataFrame({RESTRICTED_GROUPING: ["MIXED"], "fpr_label_ratio": [None],
+                           "fpr_label_best_group": [None]},
+                          schema_overrides={"fpr_label_ratio": pl.Float64,
+                                            "fpr_label_best_group": pl.String})
+    gap = gap_attribution(population, pl.DataFrame({"sponsor_id": ["1"], "f": [0.1]}), ["f"],
+                          groups, "label")
+    assert "skipped" in gap

@@ -52,6 +52,9 @@ def test_served_card_of_the_trained_champion(home: Path) -> None:
                                        "postcode_area"}
     assert "auc_macro" in fairness["proxy_check"] or "skipped" in fairness["proxy_check"]
     assert "flagged_clusters" in fairness["bias_scan"]
+    # the model's contributions were at hand, so the gap is attributed or says why not
+    assert "groups" in fairness["gap_attribution"] or (
+        "no model contributions" not in fairness["gap_attribution"]["skipped"])
     assert card["model"]["version"] == response.json()["algorithm_register"]["version"]
 
 
