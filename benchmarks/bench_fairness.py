@@ -60,6 +60,16 @@ def _group_rows(rows: list[dict[str, Any]], grouping: str) -> list[dict[str, Any
     return [{k: _round(row.get(k)) for k in keys if k in row} for row in rows]
 
 
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return _round(value)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
 def run_figures(audit: dict[str, Any]) -> dict[str, Any]:
     """The README's figures from a logged audit (ratios and the gate recomputed from its
     counts under the current rules, as ``promote`` does)."""
@@ -88,6 +98,7 @@ def run_figures(audit: dict[str, Any]) -> dict[str, Any]:
         "proxy_check": {k: (_round(v) if not isinstance(v, list) else v)
                         for k, v in proxy.items() if k != "auc_per_class"}
         | {"auc_per_class": {k: _round(v) for k, v in proxy.get("auc_per_class", {}).items()}},
+        "gap_attribution": _rounded(audit.get("gap_attribution", {})),
         "bias_scan": {
             "method": scan["method"], "average_selection_rate": _round(scan[
                 "average_selection_rate"]),
@@ -182,6 +193,9 @@ def main() -> None:
               f"{proxy['balanced_accuracy_chance']}), AUC {proxy['auc_macro']}; strongest "
               + ", ".join(p["feature"] for p in proxy["strongest_proxies"]))
     print(f"bias scan: flagged clusters {figures['bias_scan']['flagged_clusters']}")
+    for group in figures["gap_attribution"].get("groups", []):
+        print(f"FPR gap of {group['group']} vs {figures['gap_attribution']['reference_group']}: "
+              + ", ".join(f"{f['feature']} +{f['gap']}" for f in group["features"]))
     print(f"audit {result['timing']['audit_seconds']} s vs scoring "
           f"{result['timing']['peer_seconds']} s")
     print(f"wrote {args.out}")
