@@ -976,7 +976,27 @@ def audit_score_snapshot(settings: Any, as_of: date | None = None, k: int | None
         load_restricted_attributes(settings.warehouse_dir, day),
         k=k or settings.inspection_capacity, as_of=day, min_ratio=settings.fairness_min_ratio,
         seed=settings.seed,
-        descriptions={n: FEATURES[n].description for n in feature_names if n in FEATURES})
+        descriptions={n: FEATURES[n].description for n in feature_names if n in FEATURES},
+        contributions=_snapshot_contributions(settings, scores, feature_names))
     folder = settings.reports_dir / "fairness" / f"as_of={day.isoformat()}"
     audit.write(folder)
     return audit, folder
+
+
+def _snapshot_contributions(settings: Any, scores: pl.DataFrame,
+                            feature_names: Sequence[str]) -> pl.DataFrame | None:
+    """The champion's SHAP contributions to a snapshot's scores, where the champion is the
+    version that scored it (else None: another model's reasons would explain nothing)."""
+    from training.registry import load_model
+
+    try:
+        model, info = load_model(settings)
+    except LookupError:
+        return None
+    versions = scores["model_version"].cast(pl.String).unique().to_list() \
+        if "model_version" in scores.columns else []
+    if versions != [str(info["version"])] or list(model.feature_names) != list(feature_names):
+        return None
+    values = model.contributions(scores)[:, :len(feature_names)]
+    return pl.DataFrame(values, schema=list(feature_names), orient="row").with_columns(
+        scores["sponsor_id"])

@@ -81,6 +81,9 @@ def test_audit_fairness_of_a_snapshot(home: Path) -> None:
     assert total == audit["sponsors"]
     assert sum(row["selected"] for row in audit["groups"]["sector"]) == 40
     assert "balanced_accuracy" in audit["proxy_check"] or "skipped" in audit["proxy_check"]
+    # the champion scored this snapshot, so its contributions explain the gap
+    gap = audit["gap_attribution"]
+    assert "groups" in gap or "no model contributions" not in gap["skipped"], gap
     assert (folder / "fairness_audit.md").read_text().startswith("# Fairness audit")
 
 
