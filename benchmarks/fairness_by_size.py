@@ -12,9 +12,10 @@ within each size class, weighted by the size mix of all honest sponsors. Ratios 
 groups with at least ``--min-honest`` honest sponsors) are to the audit's yardstick: the
 lowest FPR among known groups expecting ``--min-expected`` false positives at the pooled
 rate (the four-fifths direction: 1 is as good as it). Classes where a group has no honest
-sponsor borrow the group's overall FPR. False positives are a handful per group: read the
-counts before the ratios. Reads the earliest score snapshot, as the
-bench_fairness monitoring audit does; writes benchmarks/results/fairness_by_size.json.
+sponsor borrow the group's overall FPR. False positives are a handful per group and
+snapshot, so every scored snapshot is pooled (a sponsor counts once per snapshot; the
+snapshots share sponsors, so the counts are not independent): read the counts before the
+ratios. Writes benchmarks/results/fairness_by_size.json.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ RESULTS = ROOT / "benchmarks" / "results" / "fairness_by_size.json"
 DEFAULT_HOME = ROOT / "benchmarks" / ".cache" / "world-12000"
 
 
-def honest_population(home: Path) -> tuple[pl.DataFrame, str, int]:
-    """Honest sponsors of the earliest snapshot: selected (top k), nationality mix, size."""
+def honest_population(home: Path, first_only: bool) -> tuple[pl.DataFrame, list[str], int]:
+    """Honest sponsor-snapshots of the scored snapshots (or only the earliest): selected
+    (top k of its snapshot), nationality mix and size class as of that snapshot."""
     from sponsorwatch.settings import Settings
     from sponsorwatch.storage import scan_warehouse
     from training.evaluation import find_truth, load_truth, truth_targets
@@ -47,21 +49,24 @@ def honest_population(home: Path) -> tuple[pl.DataFrame, str, int]:
     from training.plan import load_score_snapshot, score_dates
 
     settings = Settings(home=home)
-    day = score_dates(settings.scores_dir)[0]
-    scores, _ = load_score_snapshot(settings.scores_dir, day)
     truth_file = find_truth(settings.warehouse_dir, None)
     if truth_file is None:
         sys.exit(f"{home}: no simulated truth next to the warehouse")
-    predictions = scores.select("sponsor_id", "score").with_columns(pl.Series(
-        "truth", truth_targets(load_truth(truth_file), scores.with_columns(
-            pl.lit(day).alias("as_of")))).cast(pl.Int8))
-    groups = audit_groups(scan_warehouse(settings.warehouse_dir), day).collect()
-    k = settings.inspection_capacity
-    population = audit_population(predictions, k, groups,
-                                  load_restricted_attributes(settings.warehouse_dir, day))
-    honest = population.filter(pl.col("truth") == 0).select(
-        "selected", RESTRICTED_GROUPING, "size_class")
-    return honest, day.isoformat(), k
+    truth = load_truth(truth_file)
+    tables = scan_warehouse(settings.warehouse_dir)
+    days = score_dates(settings.scores_dir)[:1 if first_only else None]
+    parts = []
+    for day in days:
+        scores, _ = load_score_snapshot(settings.scores_dir, day)
+        predictions = scores.select("sponsor_id", "score").with_columns(pl.Series(
+            "truth", truth_targets(truth, scores.with_columns(pl.lit(day).alias("as_of"))))
+            .cast(pl.Int8))
+        population = audit_population(
+            predictions, settings.inspection_capacity, audit_groups(tables, day).collect(),
+            load_restricted_attributes(settings.warehouse_dir, day))
+        parts.append(population.filter(pl.col("truth") == 0).select(
+            "selected", RESTRICTED_GROUPING, "size_class"))
+    return pl.concat(parts), [d.isoformat() for d in days], settings.inspection_capacity
 
 
 def standardised_fpr(honest: pl.DataFrame, grouping: str, stratum: str) -> pl.DataFrame:
@@ -103,6 +108,8 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME)
     parser.add_argument("--min-honest", type=int, default=100)
     parser.add_argument("--min-expected", type=float, default=5.0)
+    parser.add_argument("--first-only", action="store_true",
+                        help="only the earliest snapshot (the monitoring audit's)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not args.home.exists():
@@ -110,7 +117,7 @@ def main() -> None:
     from sponsorwatch.storage import write_json_atomic
     from training.fairness import RESTRICTED_GROUPING, json_safe
 
-    honest, day, k = honest_population(args.home)
+    honest, days, k = honest_population(args.home, args.first_only)
     table = with_ratios(standardised_fpr(honest, RESTRICTED_GROUPING, "size_class"),
                         RESTRICTED_GROUPING, args.min_honest, args.min_expected)
     size_mix = (honest.group_by(RESTRICTED_GROUPING, "size_class").len()
@@ -118,7 +125,7 @@ def main() -> None:
                 .sort(RESTRICTED_GROUPING))
     result: dict[str, Any] = {
         "command": "uv run python benchmarks/fairness_by_size.py " + " ".join(sys.argv[1:]),
-        "home": str(args.home), "snapshot": day, "k": k, "min_honest": args.min_honest,
+        "home": str(args.home), "snapshots": days, "k": k, "min_honest": args.min_honest,
         "min_expected": args.min_expected,
         "groups": table.to_dicts(), "honest_by_size_class": size_mix.to_dicts(),
         "lowest_ratio": {c: table[f"{c}_ratio"].drop_nulls().min()
