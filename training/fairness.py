@@ -14,7 +14,10 @@ What it measures, for the top ``k`` of a ranking (the sponsors an inspection pla
   gradient boosting, balanced accuracy and AUC against chance, permutation importance);
 * an unsupervised bias scan: bias-aware hierarchical clustering of the features (after
   Algorithm Audit's unsupervised-bias-detection) reporting clusters selected far more often
-  than average, with their size and describing features.
+  than average, with their size and describing features;
+* a gap attribution: for nationality-mix groups with a worse false-positive rate, the
+  features whose contributions raise their honest sponsors' scores above the best-off
+  group's (where the model's contributions are at hand).
 """
 
 from __future__ import annotations
