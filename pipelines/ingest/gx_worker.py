@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import signal
 import tempfile
 import threading
 import time
@@ -124,6 +125,8 @@ class GxWorker:
 
 def _serve(requests: Any, replies: Any) -> None:
     """The worker's loop: import GX, validate each frame as it comes, answer on request."""
+    # Ctrl-C reaches the whole process group; the parent ends the worker itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
         _thread_lock_for_tqdm()
