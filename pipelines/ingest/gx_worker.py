@@ -14,7 +14,9 @@ are wanted; the frames themselves go as Arrow files in a scratch folder.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
+import shutil
 import signal
 import tempfile
 import threading
@@ -31,6 +33,8 @@ from sponsorwatch.contract import TABLES, Table
 
 from .gx_suites import TableValidation, start_gx, validate_table
 
+#: Scratch folders are named ``<prefix><pid of the ingest>-<random>``.
+SCRATCH_PREFIX = ".gx-frames-"
 #: Seconds between checks that the worker is still alive while waiting on it.
 _POLL_SECONDS = 0.5
 
@@ -57,7 +61,10 @@ class GxWorker:
     def __init__(self, scratch_parent: Path | None = None) -> None:
         # frames go to the worker as Arrow files, not pickled through the queue: pickling
         # 17 million payroll rows (1.2 GB) took 8 s of the parent's CPU (measured)
-        self._scratch = tempfile.TemporaryDirectory(prefix=".gx-frames-", dir=scratch_parent)
+        if scratch_parent is not None:
+            remove_stale_scratch(scratch_parent)
+        self._scratch = tempfile.TemporaryDirectory(
+            prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=scratch_parent)
         context = multiprocessing.get_context("spawn")
         self._requests: Any = context.Queue()
         self._replies: Any = context.Queue()
@@ -152,6 +159,28 @@ def _serve(requests: Any, replies: Any) -> None:
             replies.put(("failed", f"{name}: {traceback.format_exc()}"))
             return
         replies.put(("validated", name))
+
+
+def remove_stale_scratch(parent: Path) -> list[Path]:
+    """Remove scratch folders under ``parent`` left by ingests that were killed (their
+    process is gone); returns what was removed."""
+    removed = []
+    for folder in parent.glob(f"{SCRATCH_PREFIX}*"):
+        pid = folder.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # somebody else's process
+        return True
+    return True
 
 
 def _thread_lock_for_tqdm() -> None:

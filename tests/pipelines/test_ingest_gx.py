@@ -15,7 +15,12 @@ import pytest
 from ingest_extracts import write_damaged
 
 from pipelines.ingest.gx_suites import SUITES_DIR, render_suite
-from pipelines.ingest.gx_worker import GxWorker, GxWorkerError
+from pipelines.ingest.gx_worker import (
+    SCRATCH_PREFIX,
+    GxWorker,
+    GxWorkerError,
+    remove_stale_scratch,
+)
 from pipelines.ingest.pipeline import IngestResult, ingest
 from sponsorwatch.contract import TABLES
 from sponsorwatch.validation import rule_names
@@ -148,3 +153,16 @@ def test_the_worker_validates_for_real_and_raises_what_raises_in_it() -> None:
         worker.submit(TABLES["sponsors"], frame)  # a second suite of the same name
         with pytest.raises(GxWorkerError, match=r"sponsors: Traceback"):
             worker.results()
+
+
+def test_scratch_left_by_a_killed_ingest_is_removed_and_a_live_ones_kept(
+        tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f"{SCRATCH_PREFIX}{dead}-abc"
+    live = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-def"
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "payroll.arrow").write_bytes(b"frame")
+    assert remove_stale_scratch(tmp_path) == [stale]
+    assert not stale.exists() and live.exists()
