@@ -351,6 +351,14 @@ SALARY_THRESHOLDS = Table(
 )
 
 
+def _outside_set(name: str, allowed: list[str], is_list: bool) -> Callable[[], pl.Expr]:
+    """The in-set rule's flag: a value (any element of a list) outside ``allowed``."""
+    if is_list:
+        return lambda: pl.col(name).list.eval(
+            ~pl.element().is_in(allowed)).list.any().fill_null(False)
+    return lambda: pl.col(name).is_not_null() & ~pl.col(name).is_in(allowed)
+
+
 def _column_rules(table: Table) -> list[Rule]:
     rules: list[Rule] = []
     for col in table.columns:
@@ -360,13 +368,9 @@ def _column_rules(table: Table) -> list[Rule]:
                               (lambda n=n: pl.col(n).is_null()), (n,)))
         if col.enum is not None:
             allowed = list(col.enum)
-            if isinstance(col.dtype, pl.List):
-                expr = (lambda n=n, a=allowed: pl.col(n).list.eval(
-                    ~pl.element().is_in(a)).list.any().fill_null(False))
-            else:
-                expr = (lambda n=n, a=allowed: pl.col(n).is_not_null() & ~pl.col(n).is_in(a))
             rules.append(Rule(f"{n}_in_set", table.name, "in_set",
-                              f"{n} is one of {', '.join(allowed)}", expr, (n,),
+                              f"{n} is one of {', '.join(allowed)}",
+                              _outside_set(n, allowed, isinstance(col.dtype, pl.List)), (n,),
                               {"value_set": allowed}))
         if col.min_value is not None or col.max_value is not None:
             lo, hi = col.min_value, col.max_value

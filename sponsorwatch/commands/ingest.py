@@ -90,7 +90,10 @@ def _run(warehouse_dir: Path, extract: Path, register_file: Path | None, run_gx:
                    f"{counts['warehouse_rows']:>9,}")
     verdict = {None: "not run", True: "passed", False: "failed (see report)"}[
         result.manifest["validation"]["success"]]
-    typer.echo(f"great-expectations: {verdict}")
+    seconds = result.seconds
+    added = (f"; it added {seconds['great_expectations']:.1f} s to the ingest's "
+             f"{seconds['total']:.1f} s" if result.validations else "")
+    typer.echo(f"great-expectations: {verdict}{added}")
     if result.register is not None:
         found = result.register
         typer.echo(f"register: {found.sponsors_not_on_register:,} of {found.extract_sponsors:,} "
