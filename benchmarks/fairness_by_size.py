@@ -39,28 +39,24 @@ def honest_population(home: Path, first_only: bool) -> tuple[pl.DataFrame, list[
     (top k of its snapshot), nationality mix and size class as of that snapshot."""
     from sponsorwatch.settings import Settings
     from sponsorwatch.storage import scan_warehouse
-    from training.evaluation import find_truth, load_truth, truth_targets
     from training.fairness import (
         RESTRICTED_GROUPING,
         audit_groups,
         audit_population,
         load_restricted_attributes,
+        snapshot_predictions,
     )
     from training.plan import load_score_snapshot, score_dates
 
     settings = Settings(home=home)
-    truth_file = find_truth(settings.warehouse_dir, None)
-    if truth_file is None:
-        sys.exit(f"{home}: no simulated truth next to the warehouse")
-    truth = load_truth(truth_file)
     tables = scan_warehouse(settings.warehouse_dir)
     days = score_dates(settings.scores_dir)[:1 if first_only else None]
     parts = []
     for day in days:
         scores, _ = load_score_snapshot(settings.scores_dir, day)
-        predictions = scores.select("sponsor_id", "score").with_columns(pl.Series(
-            "truth", truth_targets(truth, scores.with_columns(pl.lit(day).alias("as_of"))))
-            .cast(pl.Int8))
+        predictions = snapshot_predictions(settings, scores, day, tables)
+        if "truth" not in predictions.columns:
+            sys.exit(f"{home}: no simulated truth next to the warehouse")
         population = audit_population(
             predictions, settings.inspection_capacity, audit_groups(tables, day).collect(),
             load_restricted_attributes(settings.warehouse_dir, day))

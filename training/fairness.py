@@ -957,23 +957,13 @@ def audit_score_snapshot(settings: Any, as_of: date | None = None, k: int | None
     """
     from features.registry import FEATURES
     from sponsorwatch.storage import scan_warehouse
-    from training.evaluation import find_truth, load_truth, truth_targets
-    from training.labels import build_labels
     from training.plan import load_score_snapshot
     from training.scoring import SCORE_COLUMNS
 
     scores, day = load_score_snapshot(settings.scores_dir, as_of)
     tables = scan_warehouse(settings.warehouse_dir)
     feature_names = [c for c in scores.columns if c not in SCORE_COLUMNS]
-    predictions = scores.select("sponsor_id", "score", pl.lit(day).alias("as_of"))
-    if "inspections" in tables:
-        labels = build_labels(tables["inspections"], [day], settings.horizon_months).collect()
-        predictions = predictions.join(labels.select("sponsor_id", "label"), on="sponsor_id",
-                                       how="left")
-    truth_file = find_truth(settings.warehouse_dir, truth_path)
-    if truth_file is not None:
-        predictions = predictions.with_columns(pl.Series(
-            "truth", truth_targets(load_truth(truth_file), predictions)).cast(pl.Int8))
+    predictions = snapshot_predictions(settings, scores, day, tables, truth_path)
     audit = run_fairness_audit(
         predictions, scores, feature_names, tables,
         load_restricted_attributes(settings.warehouse_dir, day),
@@ -984,6 +974,35 @@ def audit_score_snapshot(settings: Any, as_of: date | None = None, k: int | None
     folder = settings.reports_dir / "fairness" / f"as_of={day.isoformat()}"
     audit.write(folder)
     return audit, folder
+
+
+def snapshot_predictions(settings: Any, scores: pl.DataFrame, day: date,
+                         tables: Mapping[str, pl.LazyFrame],
+                         truth_path: Path | None = None) -> pl.DataFrame:
+    """A score snapshot as :func:`run_fairness_audit` takes it: ``sponsor_id``, ``score``,
+    ``as_of``, the ``label`` of the horizon after it (where there are inspections) and the
+    ``truth`` of a simulated world (where there is one)."""
+    from training.evaluation import find_truth, load_truth, truth_targets
+    from training.labels import build_labels
+
+    predictions = scores.select("sponsor_id", "score", pl.lit(day).alias("as_of"))
+    if "inspections" in tables:
+        labels = build_labels(tables["inspections"], [day], settings.horizon_months).collect()
+        predictions = predictions.join(labels.select("sponsor_id", "label"), on="sponsor_id",
+                                       how="left")
+    truth_file = find_truth(settings.warehouse_dir, truth_path)
+    if truth_file is not None:
+        predictions = predictions.with_columns(pl.Series(
+            "truth", truth_targets(load_truth(truth_file), predictions)).cast(pl.Int8))
+    return predictions
+
+
+def contributions_frame(model: Any, frame: pl.DataFrame) -> pl.DataFrame:
+    """``sponsor_id`` and a RiskModel's SHAP contribution of each feature to each row's
+    score (its bias column left out): the ``contributions`` of :func:`run_fairness_audit`."""
+    names = list(model.feature_names)
+    values = model.contributions(frame)[:, :len(names)]
+    return pl.DataFrame(values, schema=names, orient="row").with_columns(frame["sponsor_id"])
 
 
 def _snapshot_contributions(settings: Any, scores: pl.DataFrame,
@@ -1000,6 +1019,4 @@ def _snapshot_contributions(settings: Any, scores: pl.DataFrame,
         if "model_version" in scores.columns else []
     if versions != [str(info["version"])] or list(model.feature_names) != list(feature_names):
         return None
-    values = model.contributions(scores)[:, :len(feature_names)]
-    return pl.DataFrame(values, schema=list(feature_names), orient="row").with_columns(
-        scores["sponsor_id"])
+    return contributions_frame(model, scores)

@@ -379,7 +379,11 @@ def audit_holdout(settings: Settings, result: TrainResult, data: TrainingSet,
     import polars as pl
 
     from sponsorwatch.storage import scan_warehouse
-    from training.fairness import load_restricted_attributes, run_fairness_audit
+    from training.fairness import (
+        contributions_frame,
+        load_restricted_attributes,
+        run_fairness_audit,
+    )
 
     predictions = result.holdout.predictions
     as_of = predictions["as_of"].max()
@@ -387,14 +391,11 @@ def audit_holdout(settings: Settings, result: TrainResult, data: TrainingSet,
     scored = rows.select("sponsor_id", "as_of", "label", "truth",
                          score=pl.col("score_xgboost"))
     features = data.rows([as_of], labelled_only=False)
-    names = result.model.feature_names
-    contributions = pl.DataFrame(result.model.contributions(features)[:, :len(names)],
-                                 schema=names, orient="row").with_columns(features["sponsor_id"])
     return run_fairness_audit(
-        scored, features, names, scan_warehouse(settings.warehouse_dir),
+        scored, features, result.model.feature_names, scan_warehouse(settings.warehouse_dir),
         load_restricted_attributes(settings.warehouse_dir, as_of), k=result.config.capacity,
         as_of=as_of, min_ratio=settings.fairness_min_ratio, seed=result.config.seed,
-        descriptions=descriptions, contributions=contributions)
+        descriptions=descriptions, contributions=contributions_frame(result.model, features))
 
 
 def document_training_run(settings: Settings, result: TrainResult, data: TrainingSet,
