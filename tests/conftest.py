@@ -63,7 +63,7 @@ def scored_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Treat it as read-only; copy it (shutil.copytree) to change it."""
     from typer.testing import CliRunner
 
-    from sponsorwatch.cli import app
+    from cli.main import app
 
     home = tmp_path_factory.mktemp("scored") / "home"
     # Named explicitly: mlflow.set_tracking_uri leaves MLFLOW_TRACKING_URI set in the

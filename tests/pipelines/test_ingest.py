@@ -234,7 +234,7 @@ def test_a_crash_while_writing_leaves_the_previous_warehouse(tmp_path: Path, ing
 def test_cli_prints_counts_as_json_and_fails_cleanly(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from sponsorwatch.cli import app
+    from cli.main import app
 
     extract = write_extract(tmp_path / "extract", clean_rows())
     runner = CliRunner()

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from pipelines.ingest.errors import IngestError
 from pipelines.ingest.pipeline import ingest
 from pipelines.ingest.register import check_register, load_register
-from sponsorwatch.cli import app
+from cli.main import app
 
 REGISTER = (Path(__file__).resolve().parents[3] / "shared" / "data" / "ind-register"
             / "register-2026-07-01.json")

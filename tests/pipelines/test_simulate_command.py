@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.simulate import output, write_world
-from sponsorwatch.cli import app
+from cli.main import app
 
 
 def test_command_writes_a_world_and_prints_the_report(tmp_path: Path) -> None:

@@ -200,7 +200,7 @@ def test_review_decision_and_outcome(api: Api, tmp_path: Path) -> None:
 
     from typer.testing import CliRunner
 
-    from sponsorwatch.cli import app
+    from cli.main import app
 
     out = tmp_path / "inspections.parquet"
     result = CliRunner().invoke(app, ["--home", str(api.settings.home), "reviews", "export",

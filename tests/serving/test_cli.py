@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from serving.state import snapshot_dates
-from sponsorwatch.cli import app
+from cli.main import app
 from tests.serving.conftest import copy_home, start_api
 
 

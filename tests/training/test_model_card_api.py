@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from sponsorwatch.cli import app as cli
+from cli.main import app as cli
 from sponsorwatch.settings import Settings
 from training.model_card import PUBLICATION_CATEGORY, card_cache_dir, restricted_features
 

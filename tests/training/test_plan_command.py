@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from sponsorwatch.cli import app
+from cli.main import app
 
 
 @pytest.fixture(scope="module")

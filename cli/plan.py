@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
-from sponsorwatch.commands import settings_of
-from sponsorwatch.commands.training import _day as parse_day
-from sponsorwatch.commands.training import _fail
+from cli.common import settings_of
+from cli.training import _day as parse_day
+from cli.training import _fail
 
 
 def _optional_day(value: str | None, option: str) -> dt.date | None:

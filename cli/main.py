@@ -1,5 +1,4 @@
-"""The ``sponsorwatch`` command. Each stage's commands live in ``sponsorwatch.commands``;
-their heavy imports happen inside the command bodies so ``--help`` stays fast."""
+"""The ``sponsorwatch`` command: global options, and every stage's commands registered."""
 
 from __future__ import annotations
 
@@ -8,7 +7,12 @@ from typing import Annotated
 
 import typer
 
-from sponsorwatch.commands import register_all
+from cli import features as features_commands
+from cli import ingest as ingest_commands
+from cli import plan as plan_commands
+from cli import serving as serving_commands
+from cli import simulate as simulate_commands
+from cli import training as training_commands
 from sponsorwatch.settings import Settings
 
 app = typer.Typer(
@@ -30,4 +34,7 @@ def main(
     ctx.obj = Settings(home=home) if home is not None else Settings()
 
 
-register_all(app)
+# Each command module exposes ``register(app)``; the order is the order of ``--help``.
+for _commands in (features_commands, serving_commands, ingest_commands, simulate_commands,
+                  training_commands, plan_commands):
+    _commands.register(app)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sponsorwatch.commands import settings_of
+from cli.common import settings_of
 
 
 class Every(StrEnum):

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from sponsorwatch.commands import settings_of
+from cli.common import settings_of
 
 keys_app = typer.Typer(help="Issue, list and revoke API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail of revealed scores.", no_args_is_help=True)

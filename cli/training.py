@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from sponsorwatch.commands import settings_of
+from cli.common import settings_of
 
 
 class CorrectionChoice(StrEnum):
