@@ -13,6 +13,13 @@ terminal stayed silent: a step of more than ``LONG_STEP_S`` seconds needs a live
 display, i.e. no silence above ``SILENCE_LIMIT_S``. Results go to
 benchmarks/results/demo.json; the terminal log stays in the work folder with ``--keep``.
 
+The main job needs no system package (the browser is only for the tests, with
+``install.sh --with-browser``), so the install step is also checked to touch apt not at
+all: every apt-get, apt or dpkg it runs is logged by a wrapper put first on its PATH
+(the call still goes through), and the installed Debian packages (``dpkg-query -W``)
+are compared before and after it (another process installing packages meanwhile would
+show there too).
+
 Not fresh on this machine: Python 3.11, git and (if installed) Chromium are already there.
 """
 
@@ -45,7 +52,9 @@ RESULTS = ROOT / "benchmarks" / "results" / "demo.json"
 INSTALL_COMMAND = ["bash", "scripts/install.sh"]
 DEMO_COMMAND = ["uv", "run", "sponsorwatch", "demo"]
 #: The README's run command, checked to be there so this measures what users are told.
-README_COMMAND = "bash scripts/install.sh && uv run sponsorwatch demo"
+README_COMMAND = f"{' '.join(INSTALL_COMMAND)} && {' '.join(DEMO_COMMAND)}"
+#: Debian's package tools, wrapped during the install step to log each call.
+APT_TOOLS = ("apt-get", "apt", "dpkg")
 DEMO_PORT = 8000
 TARGET_SECONDS = 600.0
 LONG_STEP_S = 10.0
@@ -232,13 +241,54 @@ def snapshot_sponsors(base: str) -> int | None:
     return int(float(match.group(1))) if match else None
 
 
+def debian_packages() -> set[str] | None:
+    """Installed Debian packages as ``name:arch version``; None without dpkg-query."""
+    if shutil.which("dpkg-query") is None:
+        return None
+    listing = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${binary:Package} ${Version}\n"],
+        check=True, capture_output=True, text=True).stdout
+    return {line[3:].strip() for line in listing.splitlines() if line.startswith("ii")}
+
+
+def apt_logging_path(folder: Path, env: dict[str, str]) -> tuple[str, Path]:
+    """A PATH whose first folder wraps apt-get, apt and dpkg: each call is appended to the
+    returned log file, then goes to the real tool (or fails as it would, when absent)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "calls.log"
+    log.touch()
+    for tool in APT_TOOLS:
+        real = shutil.which(tool, path=env.get("PATH"))
+        wrapper = folder / tool
+        wrapper.write_text(
+            "#!/bin/sh\n"
+            f'printf "%s\\n" "{tool} $*" >> "{log}"\n'
+            + (f'exec "{real}" "$@"\n' if real else f'echo "{tool}: not found" >&2; exit 127\n'))
+        wrapper.chmod(0o755)
+    return f"{folder}{os.pathsep}{env.get('PATH', '')}", log
+
+
+def apt_report(before: set[str] | None, after: set[str] | None, log: Path) -> dict[str, Any]:
+    """What the install step did with apt: its calls and the packages it changed."""
+    calls = log.read_text(encoding="utf-8").splitlines()
+    if before is None or after is None:
+        return {"calls": calls, "dpkg": "not available"}
+    return {"calls": calls, "packages_before": len(before), "packages_after": len(after),
+            "packages_added_or_changed": sorted(after - before),
+            "packages_removed_or_changed": sorted(before - after)}
+
+
 def run_install(checkout: Path, env: dict[str, str]) -> tuple[TerminalRun, dict[str, Any]]:
+    path, log = apt_logging_path(checkout.parent / "apt-wrappers", env)
+    packages_before = debian_packages()
     cpu = children_cpu_seconds()
-    install = TerminalRun(INSTALL_COMMAND, checkout, env).start()
+    install = TerminalRun(INSTALL_COMMAND, checkout, {**env, "PATH": path}).start()
     code = install.wait(timeout=3600)
     done = time.monotonic()
     report = step_report(install, "install", install.started, done)
-    report.update(exit_code=code, cpu_s=round(children_cpu_seconds() - cpu, 1))
+    report.update(exit_code=code, cpu_s=round(children_cpu_seconds() - cpu, 1),
+                  command=" ".join(INSTALL_COMMAND),
+                  apt=apt_report(packages_before, debian_packages(), log))
     return install, report
 
 
@@ -285,6 +335,7 @@ def main() -> None:
     for name, run in (("install", install), ("demo", demo)):
         (workdir / f"{name}.terminal.log").write_text(run.text(), encoding="utf-8")
     steps = [install_report, *demo_report["steps"]]
+    apt = install_report["apt"]
     results = {
         "command": README_COMMAND, "commit": commit, "cores": os.cpu_count(),
         "uv_cache_mb_after": round(sum(f.stat().st_size for f in Path(env["UV_CACHE_DIR"])
@@ -292,7 +343,10 @@ def main() -> None:
         "install": install_report, "demo": demo_report,
         "seconds_clone_to_ready": total,
         "targets": {"ready_within_10_minutes": demo_report["ready"] and total <= TARGET_SECONDS,
-                    "progress_on_every_long_step": all(s["progress_ok"] for s in steps)},
+                    "progress_on_every_long_step": all(s["progress_ok"] for s in steps),
+                    "install_runs_no_apt": not apt["calls"],
+                    "install_adds_no_apt_package": not apt.get("packages_added_or_changed")
+                    and not apt.get("packages_removed_or_changed")},
         "steps_without_progress": [s["step"] for s in steps if not s["progress_ok"]],
         "load_average_1m": load.summary(),
     }

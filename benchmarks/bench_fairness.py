@@ -12,7 +12,7 @@ the last snapshots scored. The figures are read back from the champion's MLflow 
 
 Timing: ``sponsorwatch audit-fairness`` on the earliest scored snapshot (group metrics,
 proxy check, bias scan) against a named peer in the same run: scoring the same snapshot with
-reasons (``training.scoring.score_frame``). Writes benchmarks/results/fairness.json.
+reasons (``training.fitting.scoring.score_frame``). Writes benchmarks/results/fairness.json.
 """
 
 from __future__ import annotations
@@ -73,10 +73,12 @@ def _rounded(value: Any) -> Any:
 def run_figures(audit: dict[str, Any]) -> dict[str, Any]:
     """The README's figures from a logged audit (ratios and the gate recomputed from its
     counts under the current rules, as ``promote`` does)."""
-    from training.fairness import audit_breaches, ratio_tables
+    from training.governance.disparity import disparity_breaches, ratio_tables
 
-    groups = {g: t.to_dicts() for g, t in ratio_tables(audit).items()}
-    breaches = [b.describe() for b in audit_breaches(audit, audit["min_ratio"])]
+    tables = ratio_tables(audit)
+    groups = {g: t.to_dicts() for g, t in tables.items()}
+    breaches = [b.describe() for b in disparity_breaches(
+        tables, audit.get("gate_metric", "fpr_label"), audit["min_ratio"])]
     lowest: dict[str, dict[str, Any]] = {}
     for grouping, rows in groups.items():
         lowest[grouping] = {}
@@ -123,11 +125,11 @@ def run(home: Path) -> dict[str, Any]:
     import polars as pl
 
     from sponsorwatch.settings import Settings
-    from training.fairness import audit_score_snapshot, read_run_audit
-    from training.model_card import load_model_card
-    from training.plan import load_score_snapshot, score_dates
-    from training.registry import load_model
-    from training.scoring import score_frame
+    from training.fitting.scoring import load_score_snapshot, score_dates, score_frame
+    from training.jobs.audit import run_snapshot_audit
+    from training.registry.cards import load_model_card
+    from training.registry.gates import read_run_audit
+    from training.registry.loading import load_model
 
     settings = Settings(home=home)
     model, info = load_model(settings)
@@ -139,7 +141,7 @@ def run(home: Path) -> dict[str, Any]:
     day = score_dates(settings.scores_dir)[0]
     scores, _ = load_score_snapshot(settings.scores_dir, day)
     started = time.perf_counter()
-    monitored, folder = audit_score_snapshot(settings, day)
+    monitored, folder = run_snapshot_audit(settings, day)
     audit_seconds = time.perf_counter() - started
     sponsors = pl.read_parquet(settings.warehouse_dir / "sponsors.parquet")
     started = time.perf_counter()
@@ -180,8 +182,7 @@ def main() -> None:
     result["command"] = "uv run python benchmarks/bench_fairness.py " + " ".join(sys.argv[1:])
     result["machine"] = {"platform": platform.platform(), "python": platform.python_version(),
                          "cpus": os.cpu_count()}
-    from sponsorwatch.storage import write_json_atomic
-    from training.fairness import json_safe
+    from sponsorwatch.storage import json_safe, write_json_atomic
 
     write_json_atomic(json_safe(result), args.out)
     figures = result["training_run_audit"]

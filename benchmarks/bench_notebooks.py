@@ -5,8 +5,8 @@ executes 01 beside 03 then 02 (as the tests do) with nbclient on kernels of this
 Python, recording the wall time of the three together and, for each,
 the wall time and the CPU time of its kernel process (on a busy shared machine wall time is
 mostly waiting; CPU time is what a quiet machine would need). Peer, in the same run: the
-retrain and promotion of notebook 03 done directly through ``training.stage.run_training``
-and ``training.registry.promote`` on a copy of the same home, so the notebook's own
+retrain and promotion of notebook 03 done directly through ``training.jobs.train.run_training``
+and ``training.registry.promotion.promote`` on a copy of the same home, so the notebook's own
 overhead (kernel start, imports, tables and charts) shows as a ratio.
 
     uv run python benchmarks/bench_notebooks.py            # 400 sponsors
@@ -90,10 +90,12 @@ def run_as_the_tests_do(runner: NotebookRunner, home: Path) -> dict[str, Any]:
 
 def direct_retrain(home: Path) -> float:
     """The peer: notebook 03's retrain and promotion without a notebook."""
-    from training.models import XGBParams
-    from training.registry import CHAMPION, load_model, promote
-    from training.stage import run_training
-    from training.train import TrainConfig
+    from training.fitting.models import XGBParams
+    from training.fitting.train import TrainConfig
+    from training.jobs.train import run_training
+    from training.registry.loading import load_model
+    from training.registry.promotion import promote
+    from training.registry.tracking import CHAMPION
 
     started = time.perf_counter()
     settings = Settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")

@@ -45,7 +45,7 @@ def inspection_model() -> tuple[dict[str, float], float]:
 
 
 def find_truth_file(home: Path) -> Path:
-    from training.evaluation import find_truth
+    from training.fitting.evaluation import find_truth
 
     found = find_truth(home / "warehouse") or home / "extract" / "truth.parquet"
     if not found.exists():
@@ -54,7 +54,7 @@ def find_truth_file(home: Path) -> Path:
 
 
 def _mean(rows: list[dict[str, Any]], field: str) -> dict[str, float]:
-    from training.plan import ESTIMATES
+    from training.planning.coverage import ESTIMATES
 
     return {key: round(sum(r[key][field] for r in rows) / len(rows), 4) for key in ESTIMATES}
 
@@ -63,13 +63,9 @@ def run(home: Path, seeds: int, shares: list[float]) -> dict[str, Any]:
     import polars as pl
 
     from sponsorwatch.settings import Settings
-    from training.plan import (
-        ESTIMATES,
-        build_inspection_plan,
-        coverage_over_seeds,
-        load_score_snapshot,
-        violation_probability,
-    )
+    from training.fitting.scoring import load_score_snapshot
+    from training.planning.coverage import ESTIMATES, coverage_over_seeds, violation_probability
+    from training.planning.design import build_inspection_plan
 
     settings = Settings(home=home)
     started = time.perf_counter()

@@ -49,11 +49,12 @@ def main() -> None:
     _, home, _ = prepare_home(workdir, args.sponsors, args.seed)
 
     from sponsorwatch.settings import Settings
-    from training.models import LogisticBaseline, fit_xgboost
-    from training.registry import git_commit
-    from training.selection import training_arrays
-    from training.stage import feature_meta, load_training_set, run_training
-    from training.train import TrainConfig
+    from training.fitting.feature_meta import feature_meta
+    from training.fitting.models import LogisticBaseline, fit_xgboost
+    from training.fitting.selection import training_arrays
+    from training.fitting.train import TrainConfig
+    from training.jobs.train import load_training_set, run_training
+    from training.registry.tracking import git_commit
 
     load_before = os.getloadavg()
     tracking_db = Path(tempfile.mkdtemp(prefix="bench-mlflow-")) / "mlflow.db"

@@ -48,7 +48,7 @@ def cli(home: Path, *args: str, env: dict[str, str] | None = None) -> float:
 
 
 def compare(scores: dict[str, Any], truth_y: Any) -> dict[str, dict[str, float]]:
-    from training.metrics import ranking_metrics
+    from training.fitting.metrics import ranking_metrics
 
     return {name: {k: round(v, 6) for k, v in ranking_metrics(truth_y, s, KS).items()
                    if (not k.startswith(("recall", "lift")) or k.endswith("_100"))
@@ -61,11 +61,11 @@ def truth_disparity(home: Path, table: Any, truth: Any, k: int = 100) -> dict[st
     more often honest sponsors of one mix are sent an inspector than those of another.
     Read through the fairness audit's own functions, the only readers of nationality."""
     from sponsorwatch.storage import scan_warehouse
-    from training.fairness import (
+    from training.governance.audit import audit_population
+    from training.governance.disparity import group_metrics
+    from training.governance.groups import (
         RESTRICTED_GROUPING,
         audit_groups,
-        audit_population,
-        group_metrics,
         load_restricted_attributes,
     )
 
@@ -88,7 +88,8 @@ def sector_ablation(home: Path, config: Any, truth: Any, use_sector: bool,
     strongest proxy of the migrants' nationality mix. ``as_configured`` holds the metrics
     of the model trained with ``use_sector`` as configured."""
     from sponsorwatch.settings import Settings
-    from training.stage import run_scoring, run_training
+    from training.jobs.score import run_scoring
+    from training.jobs.train import run_training
 
     settings = Settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
                         use_sector=not use_sector)
@@ -152,11 +153,12 @@ def main() -> None:
     import polars as pl
 
     from sponsorwatch.settings import Settings
-    from training.crude_rule import crude_rule_score
-    from training.evaluation import load_truth, truth_targets
-    from training.registry import git_commit
-    from training.stage import run_scoring, run_training
-    from training.train import TrainConfig
+    from training.fitting.crude_rule import crude_rule_score
+    from training.fitting.evaluation import load_truth, truth_targets
+    from training.fitting.train import TrainConfig
+    from training.jobs.score import run_scoring
+    from training.jobs.train import run_training
+    from training.registry.tracking import git_commit
 
     settings = Settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
     started, cpu = time.perf_counter(), time.process_time()

@@ -39,14 +39,14 @@ def honest_population(home: Path, first_only: bool) -> tuple[pl.DataFrame, list[
     (top k of its snapshot), nationality mix and size class as of that snapshot."""
     from sponsorwatch.settings import Settings
     from sponsorwatch.storage import scan_warehouse
-    from training.fairness import (
+    from training.fitting.scoring import load_score_snapshot, score_dates
+    from training.governance.audit import audit_population
+    from training.governance.groups import (
         RESTRICTED_GROUPING,
         audit_groups,
-        audit_population,
         load_restricted_attributes,
-        snapshot_predictions,
     )
-    from training.plan import load_score_snapshot, score_dates
+    from training.governance.snapshot_audit import snapshot_predictions
 
     settings = Settings(home=home)
     tables = scan_warehouse(settings.warehouse_dir)
@@ -110,8 +110,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.home.exists():
         sys.exit(f"{args.home}: run benchmarks/bench_fairness.py first to build the world")
-    from sponsorwatch.storage import write_json_atomic
-    from training.fairness import RESTRICTED_GROUPING, json_safe
+    from sponsorwatch.storage import json_safe, write_json_atomic
+    from training.governance.groups import RESTRICTED_GROUPING
 
     honest, days, k = honest_population(args.home, args.first_only)
     table = with_ratios(standardised_fpr(honest, RESTRICTED_GROUPING, "size_class"),

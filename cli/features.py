@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import settings_of
+from cli.common import DAY, optional_day, settings_of
 
 
 class Every(StrEnum):
@@ -16,25 +16,22 @@ class Every(StrEnum):
     quarter = "quarter"
 
 
-def _parse_day(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)",
-                                 param_hint=option) from exc
-
-
 def features(
     ctx: typer.Context,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="One snapshot on this day")] = None,
-    start: Annotated[str | None, typer.Option("--from", help="First snapshot day")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="Last snapshot day")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", metavar=DAY,
+        help="One snapshot on this day (or give --from and --to) [default: none]")] = None,
+    start: Annotated[str | None, typer.Option(
+        "--from", metavar=DAY, help="First snapshot day, with --to [default: none]")] = None,
+    end: Annotated[str | None, typer.Option(
+        "--to", metavar=DAY, help="Last snapshot day, with --from [default: none]")] = None,
     every: Annotated[Every, typer.Option("--every", help="Step between snapshots")] = Every.month,
 ) -> None:
-    """Build sponsor snapshots (features as of each day) from the warehouse into
-    <home>/features/as_of=YYYY-MM-DD/features.parquet."""
+    """Build sponsor snapshots (the features as of each day) from the warehouse.
+
+    Each snapshot is written to `<home>/features/as_of=YYYY-MM-DD/features.parquet`. Give
+    either --as-of for one day or --from and --to for a series of days.
+    """
     from rich.progress import Progress
 
     from features.build import as_of_dates, build_feature_history
@@ -44,8 +41,8 @@ def features(
     from sponsorwatch.thresholds import load_thresholds
 
     settings = settings_of(ctx)
-    day, first, last = (_parse_day(as_of, "--as-of"), _parse_day(start, "--from"),
-                        _parse_day(end, "--to"))
+    day, first, last = (optional_day(as_of, "--as-of"), optional_day(start, "--from"),
+                        optional_day(end, "--to"))
     if (day is None) == (first is None and last is None) or (first is None) != (last is None):
         raise typer.BadParameter("give either --as-of DATE or both --from DATE and --to DATE")
     try:

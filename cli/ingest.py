@@ -21,11 +21,12 @@ def _fail(message: str) -> None:
 def ingest(
     ctx: typer.Context,
     extract: Annotated[Path | None, typer.Argument(
-        help="Extract folder: <table>.parquet, <table>/*.parquet or <table>.csv per table")
+        help="Extract folder with `<table>.parquet`, `<table>/*.parquet` or `<table>.csv` per "
+             "table (not needed with --check-register-only)")
     ] = None,
     register_file: Annotated[Path | None, typer.Option(
-        "--register", help='IND register JSON ({"sponsors":[{"name","kvk"}]}) to check against'
-    )] = None,
+        "--register", help='IND register JSON (`{"sponsors": [{"name", "kvk"}]}`) to check '
+                           "against [default: none]")] = None,
     check_register_only: Annotated[bool, typer.Option(
         "--check-register-only", help="Only check the --register file itself")] = False,
     skip_gx: Annotated[bool, typer.Option(
@@ -33,8 +34,11 @@ def ingest(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print counts as JSON")] = False,
 ) -> None:
-    """Read an extract, quarantine rows that break the contract, validate it with
-    great-expectations and merge the clean rows into <home>/warehouse (atomically)."""
+    """Validate an extract and merge its clean rows into the warehouse.
+
+    Rows that break the contract are quarantined; the extract is validated with
+    great-expectations and its clean rows are merged into `<home>/warehouse` atomically.
+    """
     from pipelines.ingest.errors import IngestError
 
     try:

@@ -20,18 +20,21 @@ app = typer.Typer(
     help="Rank recognised sponsors of knowledge migrants by abuse risk, with reasons.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    # Help texts are Markdown: paragraphs wrap to the terminal, `code` stays literal and a
+    # "[default: ...]" written in a help text is shown (rich markup would swallow it).
+    rich_markup_mode="markdown",
 )
 
 
 @app.callback()
 def main(
     ctx: typer.Context,
-    home: Annotated[Path | None, typer.Option(
+    home: Annotated[Path, typer.Option(
         "--home", envvar="SPONSORWATCH_HOME",
-        help="Folder holding every stage's state [default: ./.sponsorwatch]")] = None,
+        help="Folder holding every stage's state")] = Settings.model_fields["home"].default,
 ) -> None:
     """Global options shared by every command."""
-    ctx.obj = Settings(home=home) if home is not None else Settings()
+    ctx.obj = Settings(home=home)
 
 
 # Each command module exposes ``register(app)``; the order is the order of ``--help``.

@@ -11,36 +11,39 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import settings_of
-from cli.training import _day as parse_day
+from cli.common import DAY, optional_day, settings_of
 from cli.training import _fail
-
-
-def _optional_day(value: str | None, option: str) -> dt.date | None:
-    return None if value is None else parse_day(value, option)
 
 
 def plan(
     ctx: typer.Context,
     capacity: Annotated[int | None, typer.Option(
-        "--capacity", min=1, help="Inspections in the period (K) [default: settings]")] = None,
+        "--capacity", min=1,
+        help="Inspections in the period (K) [default: the settings' capacity]")] = None,
     random_share: Annotated[float, typer.Option(
         "--random-share", min=0.0, max=1.0,
         help="Share of K drawn at random from the sponsors outside the risk-based top")] = 0.1,
     as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="Score snapshot to plan from [default: the latest]")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="[default: settings]")] = None,
+        "--as-of", metavar=DAY,
+        help="Day of the score snapshot to plan from [default: the latest]")] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", help="Random seed [default: the settings' seed]")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Also write the plan here (.csv, .parquet or .json)")] = None,
+        "--out", help="Also write the plan here (.csv, .parquet or .json) [default: none]")
+    ] = None,
 ) -> None:
-    """The inspection list for the next period: the highest-risk sponsors plus a random
-    slice of the rest, each with its selection reason and probability of selection; written
-    to <home>/plans/as_of=DATE/plan.parquet (and --out)."""
-    from training.plan import build_inspection_plan, load_score_snapshot, write_plan
+    """Draw the inspection list for the next period.
+
+    The list holds the highest-risk sponsors plus a random slice of the rest, each with its
+    selection reason and probability of selection. It is written to
+    `<home>/plans/as_of=DATE/plan.parquet`, and to --out if given.
+    """
+    from training.fitting.scoring import load_score_snapshot
+    from training.planning.design import build_inspection_plan, write_plan
 
     settings = settings_of(ctx)
     try:
-        scores, day = load_score_snapshot(settings.scores_dir, _optional_day(as_of, "--as-of"))
+        scores, day = load_score_snapshot(settings.scores_dir, optional_day(as_of, "--as-of"))
         table, design = build_inspection_plan(
             scores, capacity or settings.inspection_capacity, random_share,
             settings.seed if seed is None else seed)
@@ -73,9 +76,9 @@ def _print_plan(table: Any, design: Any, rows: int = 15) -> None:
 def evaluate_plan(
     ctx: typer.Context,
     as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="Date of the plan [default: the latest plan]")] = None,
+        "--as-of", metavar=DAY, help="Day of the plan [default: the latest plan]")] = None,
     plan_file: Annotated[Path | None, typer.Option(
-        "--plan", help="Plan file (.parquet) [default: <home>/plans/as_of=DATE/plan.parquet]")
+        "--plan", help="Plan file (.parquet) [default: `<home>/plans/as_of=DATE/plan.parquet`]")
     ] = None,
     inspections: Annotated[Path | None, typer.Option(
         "--inspections", help="Inspections table (contract shape, .parquet or .csv) "
@@ -86,17 +89,21 @@ def evaluate_plan(
         "--top-k", min=1, help="Estimate precision of the model's top k [default: plan size]")
     ] = None,
 ) -> None:
-    """Inverse-propensity (Horvitz-Thompson) estimates from a plan's returned inspections:
-    precision of the risk-based picks and of the top k, prevalence over all sponsors, with
-    intervals; written beside the plan as evaluation.json."""
+    """Estimate precision and prevalence from a plan's returned inspections.
+
+    Inverse-propensity (Horvitz-Thompson) estimates, with intervals, of the precision of the
+    risk-based picks and of the top k and of the prevalence over all sponsors; written beside
+    the plan as evaluation.json.
+    """
     import polars as pl
 
     from sponsorwatch.storage import write_json_atomic
-    from training.plan import attach_outcomes, plan_dir
-    from training.plan import evaluate_plan as run_evaluation
+    from training.planning.design import plan_dir
+    from training.planning.estimates import attach_outcomes
+    from training.planning.estimates import evaluate_plan as run_evaluation
 
     settings = settings_of(ctx)
-    day = _optional_day(as_of, "--as-of")
+    day = optional_day(as_of, "--as-of")
     if plan_file is None:
         plans = sorted((settings.home / "plans").glob("as_of=*/plan.parquet"))
         if day is not None:
@@ -132,20 +139,25 @@ def evaluate_plan(
 def audit_fairness(
     ctx: typer.Context,
     as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="Score snapshot to audit [default: the latest]")] = None,
-    k: Annotated[int | None, typer.Option("--k", min=1, help="Top k [default: capacity]")] = None,
+        "--as-of", metavar=DAY,
+        help="Day of the score snapshot to audit [default: the latest]")] = None,
+    k: Annotated[int | None, typer.Option(
+        "--k", min=1, help="Top k [default: the settings' capacity]")] = None,
     truth: Annotated[Path | None, typer.Option(
-        "--truth", help="Truth table of a simulated world, for evaluation only")] = None,
+        "--truth", help="Truth table of a simulated world, for evaluation only "
+                        "[default: none]")] = None,
 ) -> None:
-    """Fairness audit of a score snapshot (monitoring in use): group metrics by nationality
-    mix, sector, size class and postcode area against the labels of the following horizon
-    (and truth on simulated worlds), proxy check and bias scan; written to
-    <home>/reports/fairness/as_of=DATE/."""
-    from training.fairness import audit_score_snapshot
+    """Audit the fairness of a score snapshot (monitoring in use).
+
+    Group metrics by nationality mix, sector, size class and postcode area against the labels
+    of the following horizon (and the truth on simulated worlds), a proxy check and a bias
+    scan; written to `<home>/reports/fairness/as_of=DATE/`.
+    """
+    from training.jobs.audit import run_snapshot_audit
 
     settings = settings_of(ctx)
     try:
-        audit, folder = audit_score_snapshot(settings, _optional_day(as_of, "--as-of"), k, truth)
+        audit, folder = run_snapshot_audit(settings, optional_day(as_of, "--as-of"), k, truth)
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
         return
@@ -164,13 +176,18 @@ def model_card(
         "--version", help="Registered model version [default: the one behind --alias]")] = None,
     alias: Annotated[str, typer.Option("--alias", help="Registry alias")] = "champion",
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Write the card here (.md or .json) instead of printing it")] = None,
+        "--out", help="Write the card here (.md or .json) instead of printing it "
+                      "[default: print it]")] = None,
 ) -> None:
-    """The model card of a registered version (generated at training, never hand-written):
-    fetched from its training run into the home's card cache, which the service reads."""
+    """Print or write the model card of a registered version.
+
+    The card is generated at training, never hand-written: it is fetched from the version's
+    training run into the home's card cache, which the service reads.
+    """
     from sponsorwatch.storage import write_json_atomic, write_text_atomic
-    from training.model_card import card_markdown, load_model_card
-    from training.registry import client
+    from training.governance.card_markdown import card_markdown
+    from training.registry.cards import load_model_card
+    from training.registry.tracking import client
 
     settings = settings_of(ctx)
     try:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import settings_of
+from cli.common import ACCEPTS_OLD_OUTPUT, settings_of
 
 keys_app = typer.Typer(help="Issue, list and revoke API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail of revealed scores.", no_args_is_help=True)
@@ -46,8 +46,10 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
-    """Serve the champion model and the latest score snapshot over HTTP (API under /v1,
-    OpenAPI at /docs, metrics at /metrics)."""
+    """Serve the champion model and the latest score snapshot over HTTP.
+
+    The API is under /v1, its OpenAPI description at /docs and the metrics at /metrics.
+    """
     import uvicorn
 
     settings = settings_of(ctx)
@@ -68,7 +70,7 @@ def serve(
 def keys_create(
     ctx: typer.Context,
     role: Annotated[KeyRole, typer.Option(help="What the key may do")],
-    label: Annotated[str, typer.Option(help="Who or what holds the key")] = "",
+    label: Annotated[str, typer.Option(help="Who or what holds the key [default: empty]")] = "",
 ) -> None:
     """Issue a key and print it once (only its hash is stored)."""
     from sqlalchemy.orm import Session
@@ -126,13 +128,15 @@ def _when(value: str | None, option: str) -> datetime | None:
                                  param_hint=option) from exc
 
 
-@audit_app.command("export")
+@audit_app.command("export", context_settings=ACCEPTS_OLD_OUTPUT)
 def audit_export(
     ctx: typer.Context,
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="File to write")],
     fmt: Annotated[AuditFormat, typer.Option("--format", help="csv or jsonl")] = AuditFormat.csv,
-    since: Annotated[str | None, typer.Option(help="From this UTC date/time")] = None,
-    until: Annotated[str | None, typer.Option(help="Before this UTC date/time")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="From this UTC date or time (ISO 8601) [default: no limit]")] = None,
+    until: Annotated[str | None, typer.Option(
+        help="Before this UTC date or time (ISO 8601) [default: no limit]")] = None,
 ) -> None:
     """Write the audit trail (when, key id, role, endpoint, sponsor ids, model version)."""
     from serving.audit import export_audit
@@ -152,20 +156,22 @@ def audit_purge(ctx: typer.Context) -> None:
     typer.echo(f"{count} audit rows older than {settings.audit_retention_days} days deleted")
 
 
-@reviews_app.command("export")
+@reviews_app.command("export", context_settings=ACCEPTS_OLD_OUTPUT)
 def reviews_export(
     ctx: typer.Context,
     output: Annotated[Path, typer.Option(
-        "--output", "-o", help="inspections.parquet or inspections.csv (contract shape)")],
+        "--out", "-o", help="File to write: a .parquet or .csv file (contract shape)")],
 ) -> None:
-    """Write inspections opened by analysts' reviews as contract ``inspections`` rows
-    (selection RISK_BASED), ready to deliver with the next extract as labels."""
+    """Write the inspections opened by analysts' reviews as contract inspections rows.
+
+    The rows have selection RISK_BASED, ready to deliver with the next extract as labels.
+    """
     from sqlalchemy.orm import Session
 
     from serving.reviews import export_inspections
 
     if output.suffix not in (".parquet", ".csv"):
-        raise typer.BadParameter("use a .parquet or .csv file name", param_hint="--output")
+        raise typer.BadParameter("use a .parquet or .csv file name", param_hint="--out")
     with Session(_engine(ctx), expire_on_commit=False) as session:
         count = export_inspections(session, output)
     typer.echo(f"{count} inspections written to {output}")
@@ -200,7 +206,7 @@ def demo(
     ctx: typer.Context,
     sponsors: Annotated[int, typer.Option(min=50, help="Sponsors in the simulated world")
                         ] = 12_000,
-    seed: Annotated[int | None, typer.Option(help="World seed [default: settings seed]")
+    seed: Annotated[int | None, typer.Option(help="World seed [default: the settings' seed]")
                     ] = None,
     gx: Annotated[bool, typer.Option(help="Validate with great-expectations too")] = True,
     plots: Annotated[bool, typer.Option(help="Log training plots to MLflow")] = True,
@@ -209,8 +215,11 @@ def demo(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
 ) -> None:
-    """The main job end to end: simulate a sponsor world, ingest it, build features,
-    train, promote, score, then serve the ranking with a fresh admin key."""
+    """Run the main job end to end, then serve the ranking.
+
+    Simulates a sponsor world, ingests it, builds features, trains, promotes and scores,
+    then serves the ranking with a fresh admin key.
+    """
     from rich.console import Console
     from rich.progress import (
         BarColumn,

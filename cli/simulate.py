@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import settings_of
+from cli.common import DAY, parse_day, settings_of
 
 
 def simulate(
@@ -17,16 +17,21 @@ def simulate(
     sponsors: Annotated[int, typer.Option("--sponsors", min=1,
                                           help="Sponsors recognised at some point")] = 12_000,
     seed: Annotated[int | None, typer.Option(
-        "--seed", help="Random seed [default: settings.seed]")] = None,
-    start: Annotated[dt.datetime, typer.Option(
-        "--start", formats=["%Y-%m-%d"], help="First day of the window")] = dt.datetime(2019, 1, 1),
-    end: Annotated[dt.datetime, typer.Option(
-        "--end", formats=["%Y-%m-%d"], help="Last day of the window")] = dt.datetime(2025, 12, 31),
+        "--seed", help="Random seed [default: the settings' seed]")] = None,
+    start: Annotated[dt.date, typer.Option(
+        "--start", parser=parse_day, metavar=DAY, help="First day of the window")
+    ] = dt.date(2019, 1, 1),
+    end: Annotated[dt.date, typer.Option(
+        "--end", parser=parse_day, metavar=DAY, help="Last day of the window")
+    ] = dt.date(2025, 12, 31),
     report: Annotated[bool, typer.Option("--report",
                                          help="Print the calibration report")] = False,
 ) -> None:
-    """Simulate recognised sponsors, their migrants, payroll, notifications and inspections;
-    write the seven contract tables plus truth as Parquet, and calibration.md beside them."""
+    """Simulate a world of recognised sponsors in the raw contract's shape.
+
+    The sponsors, their migrants, payroll, notifications and inspections are written as the
+    seven contract tables plus the truth (Parquet), with calibration.md beside them.
+    """
     from rich.console import Console
     from rich.markdown import Markdown
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -35,7 +40,7 @@ def simulate(
     from sponsorwatch.thresholds import load_thresholds
 
     settings = settings_of(ctx)
-    first, last = start.date(), end.date()
+    first, last = start, end
     if last <= first:
         raise typer.BadParameter(f"--end {last} must be after --start {first}")
     chosen_seed = settings.seed if seed is None else seed

@@ -3,14 +3,13 @@ rank every active sponsor with reasons, search XGBoost settings."""
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cli.common import settings_of
+from cli.common import DAY, parse_day, settings_of
 
 
 class CorrectionChoice(StrEnum):
@@ -25,14 +24,6 @@ class CalibrationChoice(StrEnum):
     isotonic = "isotonic"
 
 
-def _day(value: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)",
-                                 param_hint=option) from exc
-
-
 def _fail(message: str) -> None:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(1)
@@ -40,10 +31,12 @@ def _fail(message: str) -> None:
 
 def train(
     ctx: typer.Context,
-    until: Annotated[str, typer.Option("--until", help="Training cut-off: label windows and "
-                                       "outcomes must end by this day (YYYY-MM-DD)")],
+    until: Annotated[str, typer.Option(
+        "--until", metavar=DAY,
+        help="Training cut-off: label windows and outcomes must end by this day")],
     horizon_months: Annotated[int | None, typer.Option(
-        "--horizon-months", min=1, max=60, help="Label horizon H [default: settings]")] = None,
+        "--horizon-months", min=1, max=60,
+        help="Label horizon H in months [default: the settings' horizon]")] = None,
     experiment: Annotated[str, typer.Option("--experiment", help="MLflow experiment")] = (
         "sponsor-risk"),
     truth: Annotated[Path | None, typer.Option(
@@ -57,23 +50,28 @@ def train(
     folds: Annotated[int, typer.Option("--folds", min=1, max=12,
                                        help="Prequential folds")] = 3,
     params: Annotated[Path | None, typer.Option(
-        "--params", help="JSON of XGBoost settings (from `sponsorwatch tune`)")] = None,
-    trees: Annotated[int | None, typer.Option("--trees", min=1,
-                                              help="Override the number of trees")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="[default: settings]")] = None,
+        "--params", help="JSON of XGBoost settings (from `sponsorwatch tune`) "
+                         "[default: the built-in settings]")] = None,
+    trees: Annotated[int | None, typer.Option(
+        "--trees", min=1, help="Override the number of trees [default: from --params]")] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", help="Random seed [default: the settings' seed]")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Log plots")] = True,
 ) -> None:
-    """Train the XGBoost risk model and its baselines on time folds, log the run to MLflow
-    and register the model (alias challenger)."""
-    from training.stage import read_params, run_training
-    from training.train import TrainConfig
+    """Train the XGBoost risk model and register it as the challenger.
+
+    The model and its baselines are trained on time folds, the run is logged to MLflow and
+    the model is registered with the alias challenger.
+    """
+    from training.fitting.train import TrainConfig
+    from training.jobs.train import read_params, run_training
 
     settings = settings_of(ctx)
     xgb_params = read_params(params)
     if trees is not None:
         xgb_params = xgb_params.with_updates(n_estimators=trees)
     config = TrainConfig(
-        until=_day(until, "--until"),
+        until=parse_day(until, "--until"),
         horizon_months=horizon_months or settings.horizon_months, params=xgb_params,
         seed=settings.seed if seed is None else seed, calibration=calibration.value,
         correction="none" if correction is CorrectionChoice.auto else correction.value,
@@ -122,11 +120,15 @@ def promote(
     force: Annotated[bool, typer.Option("--force", help="Promote even when a gate fails")] = (
         False),
     reason: Annotated[str | None, typer.Option(
-        "--reason", help="Why (required with --force; recorded on the version)")] = None,
+        "--reason", help="Why (required with --force; recorded on the version) [default: none]")
+    ] = None,
 ) -> None:
-    """Move the champion alias to the challenger when it beats the champion on the same
-    held-out data (precision at capacity) and passes every other gate."""
-    from training.registry import promote as run_promote
+    """Make the challenger the champion when it passes the gates.
+
+    The champion alias moves to the challenger when it beats the champion on the same
+    held-out data (precision at capacity) and passes every other gate.
+    """
+    from training.registry.promotion import promote as run_promote
 
     settings = settings_of(ctx)
     try:
@@ -141,20 +143,24 @@ def promote(
 
 def score(
     ctx: typer.Context,
-    as_of: Annotated[str, typer.Option("--as-of", help="Score sponsors active on this day")],
+    as_of: Annotated[str, typer.Option("--as-of", metavar=DAY,
+                                       help="Score sponsors active on this day")],
     model_alias: Annotated[str, typer.Option("--model-alias", help="Registry alias")] = (
         "champion"),
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Also write the table here (.csv with reasons as text, or .parquet)")] = (
-        None),
+        "--out", help="Also write the table here (.csv with reasons as text, or .parquet) "
+                      "[default: none]")] = None,
 ) -> None:
-    """Rank every active sponsor by risk with its top reasons; write
-    <home>/scores/as_of=DATE/scores.parquet (and --out)."""
-    from training.stage import run_scoring
+    """Rank every active sponsor by risk, with its top reasons.
+
+    The ranking is written to `<home>/scores/as_of=DATE/scores.parquet`, and to --out if
+    given.
+    """
+    from training.jobs.score import run_scoring
 
     settings = settings_of(ctx)
     try:
-        table, path, info = run_scoring(settings, _day(as_of, "--as-of"), model_alias, out)
+        table, path, info = run_scoring(settings, parse_day(as_of, "--as-of"), model_alias, out)
     except (LookupError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
         return
@@ -165,22 +171,30 @@ def score(
 
 def tune(
     ctx: typer.Context,
-    until: Annotated[str, typer.Option("--until", help="Training cut-off (YYYY-MM-DD)")],
+    until: Annotated[str, typer.Option("--until", metavar=DAY, help="Training cut-off")],
     trials: Annotated[int, typer.Option("--trials", min=1, help="Optuna trials")] = 20,
-    horizon_months: Annotated[int | None, typer.Option("--horizon-months", min=1,
-                                                       max=60)] = None,
-    experiment: Annotated[str, typer.Option("--experiment")] = "sponsor-risk-tuning",
-    folds: Annotated[int, typer.Option("--folds", min=1, max=12)] = 3,
+    horizon_months: Annotated[int | None, typer.Option(
+        "--horizon-months", min=1, max=60,
+        help="Label horizon H in months [default: the settings' horizon]")] = None,
+    experiment: Annotated[str, typer.Option("--experiment", help="MLflow experiment")] = (
+        "sponsor-risk-tuning"),
+    folds: Annotated[int, typer.Option("--folds", min=1, max=12,
+                                       help="Prequential folds")] = 3,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Best settings as JSON [default: <home>/tuning/best_params.json]")] = None,
+        "--out", help="Write the best settings here as JSON "
+                      "[default: `<home>/tuning/best_params.json`]")
+    ] = None,
 ) -> None:
-    """Search XGBoost settings with optuna on time folds; each trial is a nested MLflow run.
-    Train with the result: `sponsorwatch train --params FILE`."""
-    from training.tune import run_tuning
+    """Search XGBoost settings with optuna on time folds.
+
+    Each trial is a nested MLflow run. Train with the result:
+    `sponsorwatch train --params FILE`.
+    """
+    from training.jobs.tune import run_tuning
 
     settings = settings_of(ctx)
     try:
-        best, path = run_tuning(settings, _day(until, "--until"), trials,
+        best, path = run_tuning(settings, parse_day(until, "--until"), trials,
                                 horizon_months or settings.horizon_months, experiment, folds,
                                 out)
     except (FileNotFoundError, ValueError) as exc:

@@ -14,6 +14,7 @@ from features.context import Context, Part, per_sponsor
 from features.dates import days_between
 from features.spec import Feature
 from sponsorwatch.contract import LEGAL_FORMS
+from sponsorwatch.sbi import SBI_SECTION_STARTS
 
 FAMILY = "profile"
 
@@ -21,9 +22,6 @@ DAYS_PER_YEAR = 365.25
 SMALL_BUSINESS_FORMS = ("EENMANSZAAK", "VOF", "CV")
 NOT_FOR_PROFIT_FORMS = ("STICHTING", "VERENIGING", "COOPERATIE")
 
-#: SBI 2008 sections by their first division, so a code maps to A (1) .. U (21).
-SBI_SECTION_STARTS = (1, 5, 10, 35, 36, 41, 45, 49, 55, 58, 64, 68, 69, 77, 84, 85, 86, 90,
-                      94, 97, 99)
 
 FEATURES = (
     Feature("company_age_years", FAMILY, "Years since registration in the trade register",

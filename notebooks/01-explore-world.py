@@ -46,8 +46,9 @@ from notebook_glue import notebook_settings, show, standardised_differences
 
 from features.store import read_store_manifest, scan_snapshots
 from sponsorwatch.storage import read_manifest, scan_warehouse
-from training.evaluation import find_truth
-from training.stage import feature_meta, load_training_set
+from training.fitting.evaluation import find_truth
+from training.fitting.feature_meta import feature_meta
+from training.jobs.train import load_training_set
 
 matplotlib.use("Agg")
 pl.Config.set_tbl_rows(30)
@@ -154,7 +155,7 @@ show(fig)
 # extract: who abuses, which typologies, since when). It exists only for simulated worlds
 # and is used here only, to see what each typology leaves in the features. Features,
 # labels, models and scores never read it; model evaluation against it lives in
-# `training.evaluation`.
+# `training.fitting.evaluation`.
 #
 # For the latest feature snapshot, each typology's sponsors (abusing on that day) are
 # compared with the honest sponsors: the standardised difference of each feature's mean

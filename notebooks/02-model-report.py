@@ -46,18 +46,21 @@ from notebook_glue import metrics_table, notebook_settings, show
 
 from features.store import scan_snapshots
 from sponsorwatch.storage import scan_warehouse
-from training.crude_rule import REQUIRED as CRUDE_RULE_INPUTS
-from training.crude_rule import crude_rule_score
-from training.fairness import GROUPINGS, audit_markdown, read_run_audit
-from training.metrics import calibration_curve, precision_at_k, precision_curve
-from training.plots import (
+from training.fitting.crude_rule import REQUIRED as CRUDE_RULE_INPUTS
+from training.fitting.crude_rule import crude_rule_score
+from training.fitting.metrics import calibration_curve, precision_at_k, precision_curve
+from training.fitting.plots import (
     calibration_figure,
     importance_figure,
     precision_at_k_figure,
     shap_summary_figure,
 )
-from training.registry import client, load_holdout, load_model
-from training.scoring import reasons_as_text, score_frame
+from training.fitting.scoring import reasons_as_text, score_frame
+from training.governance.audit_report import audit_markdown
+from training.governance.groups import GROUPINGS
+from training.registry.gates import read_run_audit
+from training.registry.loading import load_holdout, load_model
+from training.registry.tracking import client
 
 matplotlib.use("Agg")
 pl.Config.set_tbl_rows(40)
@@ -143,7 +146,7 @@ show(shap_summary_figure(model, holdout, top=12))
 # %% [markdown]
 # ## The sponsors it ranks highest, with their reasons
 #
-# The latest feature snapshot scored with this version (`training.scoring.score_frame`,
+# The latest feature snapshot scored with this version (`training.fitting.scoring.score_frame`,
 # as `sponsorwatch score` does, without writing anything): every score carries its
 # strongest reasons.
 
@@ -172,7 +175,7 @@ show(fig)
 # %% [markdown]
 # ## Fairness audit
 #
-# The audit the training run logged (`training.fairness`): per group, the share of
+# The audit the training run logged (`training.governance`): per group, the share of
 # sponsors in the top k and the false-positive rate among them, each with a Wilson
 # interval and the ratio to the best-off group; the proxy check and the bias scan. The
 # nationality mix is derived from the restricted field by the audit alone; the model

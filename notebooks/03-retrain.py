@@ -17,9 +17,9 @@
 # # 03 · Retrain with changed settings
 #
 # Retrain the risk model with other settings through the project's own training stage
-# (`training.stage.run_training`: the same time folds, baselines, MLflow logging and
+# (`training.jobs.train.run_training`: the same time folds, baselines, MLflow logging and
 # registration as `sponsorwatch train`), compare the run with the earlier ones in MLflow,
-# and put the new version through the promotion gates (`training.registry.promote`),
+# and put the new version through the promotion gates (`training.registry.promotion.promote`),
 # exactly as `sponsorwatch promote` does. Nothing is forced: a challenger that fails a
 # gate stays a challenger.
 #
@@ -34,7 +34,7 @@ SEED = 20260701  # its seed
 EXPERIMENT = "sponsor-risk-notebook"  # MLflow experiment of retrains from notebooks
 XGB_CHANGES = {"n_estimators": 120, "max_depth": 3, "learning_rate": 0.1}
 CALIBRATION = "sigmoid"  # or "isotonic"
-CORRECTION = "none"  # selection correction, see training.selection.CORRECTIONS
+CORRECTION = "none"  # selection correction, see training.fitting.selection.CORRECTIONS
 LOG_PLOTS = False  # True logs the evaluation plots to the run as well (slower)
 
 # %%
@@ -47,10 +47,12 @@ import polars as pl
 from IPython.display import display
 from notebook_glue import metrics_table, notebook_settings, show
 
-from training.models import XGBParams
-from training.registry import CHALLENGER, CHAMPION, client, load_model, promote
-from training.stage import run_training
-from training.train import TrainConfig
+from training.fitting.models import XGBParams
+from training.fitting.train import TrainConfig
+from training.jobs.train import run_training
+from training.registry.loading import load_model
+from training.registry.promotion import promote
+from training.registry.tracking import CHALLENGER, CHAMPION, client
 
 matplotlib.use("Agg")
 pl.Config.set_tbl_rows(40)
@@ -143,7 +145,7 @@ show(fig)
 # ## Promote through the gates
 #
 # `promote` loads the challenger and the champion, runs every gate of
-# `training.registry.PROMOTION_GATES` on the challenger's held-out snapshots and moves
+# `training.registry.promotion.PROMOTION_GATES` on the challenger's held-out snapshots and moves
 # `champion` only when all pass. The verdicts are recorded on the version in MLflow.
 
 # %%

@@ -69,7 +69,7 @@ def show(fig: Any, dpi: int = 80) -> None:
 
 
 def metrics_table(metrics: dict[str, float], prefix: str = "") -> pl.DataFrame:
-    """Training metrics keyed ``{prefix}{model}.{slice}.{metric}`` (as ``training.train``
+    """Training metrics keyed ``{prefix}{model}.{slice}.{metric}`` (as ``training.fitting.train``
     names them and the MLflow run logs them) as columns ``model, slice, metric, value``."""
     rows = []
     for key, value in metrics.items():

@@ -106,8 +106,8 @@ def train_stage(settings: Settings, until: date, plots: bool = True,
                 progress: Progress = _quiet) -> str:
     """Train on every snapshot labelled by ``until``, log and register (alias
     challenger); returns the registered version."""
-    from training.stage import run_training
-    from training.train import TrainConfig
+    from training.fitting.train import TrainConfig
+    from training.jobs.train import run_training
 
     progress("train: fitting and evaluating", 0, None)
     config = TrainConfig(until=until, horizon_months=settings.horizon_months,
@@ -121,7 +121,9 @@ def promote_stage(settings: Settings, force_first: bool = True,
                   progress: Progress = _quiet) -> Any:
     """Run the promotion gates; the very first model of a fresh home is promoted even if a
     gate fails (there is nothing else to serve), with that reason recorded."""
-    from training.registry import CHAMPION, load_model, promote
+    from training.registry.loading import load_model
+    from training.registry.promotion import promote
+    from training.registry.tracking import CHAMPION
 
     progress("promote: checking gates", 0, None)
     try:
@@ -139,7 +141,7 @@ def promote_stage(settings: Settings, force_first: bool = True,
 
 def score_stage(settings: Settings, as_of: date, progress: Progress = _quiet) -> Path:
     """Score every active sponsor as of ``as_of`` with the champion into the score store."""
-    from training.stage import run_scoring
+    from training.jobs.score import run_scoring
 
     progress(f"score: {as_of}", 0, None)
     _, path, _ = run_scoring(settings, as_of)

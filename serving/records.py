@@ -127,9 +127,9 @@ def build_request_features(frames: dict[str, pl.DataFrame], as_of: date,
 def score_features(model: Any, features: pl.DataFrame, sponsors: pl.DataFrame,
                    snapshot: Snapshot, capacity: int, model_version: str) -> list[dict[str, Any]]:
     """Score and reasons of each feature row by the batch scorer
-    (``training.scoring.score_frame``), placed in the served ranking: ``rank_in_snapshot``
+    (``training.fitting.scoring.score_frame``), placed in the served ranking: ``rank_in_snapshot``
     is where the score would stand there, and the band is the one of that rank."""
-    from training.scoring import band_expr, score_frame
+    from training.fitting.scoring import band_expr, score_frame
 
     scored = score_frame(model, features, sponsors, capacity=capacity,
                          model_version=model_version)

@@ -20,6 +20,7 @@ import polars as pl
 
 from serving.db import utc_now
 from sponsorwatch.settings import Settings
+from sponsorwatch.storage import json_safe
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,6 @@ _HISTORY_COLUMNS = ("sponsor_id", "as_of", "score", "rank", "band", "model_versi
 
 def _dumps(payload: Any) -> str:
     return json.dumps(payload, separators=(",", ":"), default=str, allow_nan=False)
-
-
-def _finite(value: Any) -> Any:
-    return None if isinstance(value, float) and not np.isfinite(value) else value
 
 
 def snapshot_dates(scores_dir: Path) -> list[date]:
@@ -95,7 +92,7 @@ class Snapshot:
         risk_json = {}
         for row in frame.select(_RISK_FIELDS).iter_rows(named=True):
             row["score"] = float(row["score"])
-            row["reasons"] = [{**r, "value": _finite(r["value"])} for r in row["reasons"] or []]
+            row["reasons"] = [{**r, "value": json_safe(r["value"])} for r in row["reasons"] or []]
             risk_json[row["sponsor_id"]] = _dumps(row)
         return cls(
             as_of=as_of if isinstance(as_of, date) else date.fromisoformat(str(as_of)),
@@ -268,7 +265,7 @@ def load_champion(settings: Settings, alias: str = "champion",
     Raises:
         RuntimeError: naming the registry error when neither can be loaded.
     """
-    from training.registry import load_model
+    from training.registry.loading import load_model
 
     try:
         _require_registry(settings)

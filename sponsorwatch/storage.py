@@ -8,6 +8,7 @@ are built under a temporary name and swapped in.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from sponsorwatch.contract import TABLES
@@ -89,3 +91,16 @@ def scan_warehouse(warehouse_dir: Path) -> dict[str, pl.LazyFrame]:
 
 def read_manifest(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinity as None and numpy scalars as Python ones (strict JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return json_safe(value.item())
+    return value

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["model"], responses=AUTH_RESPONSES)
 
 
 class ModelCard(BaseModel):
-    """A model card as ``training.model_card.build_model_card`` generates it."""
+    """A model card as ``training.governance.model_card.build_model_card`` generates it."""
 
     card_version: int
     model: dict[str, Any]
@@ -40,7 +40,7 @@ class ModelCard(BaseModel):
 def read_cached_card(settings: Settings, version: str) -> dict[str, Any] | None:
     """The card training wrote to the home's card cache for ``version``, or None. Only the
     cache is read, so MLflow stays off the request path."""
-    from training.model_card import CARD_JSON, card_cache_dir
+    from training.governance.model_card import CARD_JSON, card_cache_dir
 
     path = card_cache_dir(settings, version) / CARD_JSON
     if not path.exists():

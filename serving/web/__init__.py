@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from serving.web.ranking import RankingCache, ReviewIndex
+from serving.web.routes import router
 from serving.web.session import (
     SESSION_COOKIE,
     SESSION_SECONDS,
@@ -29,8 +30,6 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def install_web(app: FastAPI) -> None:
     """Add the pages, their session cookie and static files to ``app``."""
-    from serving.web.routes import router
-
     settings = app.state.settings
     app.add_middleware(
         SessionMiddleware, secret_key=settings.secret_key.get_secret_value(),

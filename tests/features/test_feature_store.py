@@ -11,10 +11,10 @@ import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
+from cli.main import app
 from features.build import as_of_dates, build_features
 from features.registry import FEATURE_SET_VERSION, feature_names
 from features.store import read_store_manifest, scan_snapshots, snapshot_path, write_snapshot
-from cli.main import app
 from sponsorwatch.thresholds import load_thresholds
 from tests.features.test_pit_rule import busy_world
 from tests.features.world import D

@@ -120,7 +120,8 @@ def test_explore_world_runs_and_draws(explored: NotebookNode, notebook_home: Pat
 
 def test_retrain_registers_a_challenger_and_runs_the_gates(retrained: NotebookNode,
                                                            notebook_home: Path) -> None:
-    from training.registry import CHALLENGER, load_model
+    from training.registry.loading import load_model
+    from training.registry.tracking import CHALLENGER
 
     text = text_of(retrained)
     assert "registered sponsor-risk v2 as challenger" in text

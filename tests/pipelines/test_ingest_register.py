@@ -11,21 +11,16 @@ import pytest
 from ingest_extracts import clean_rows, write_extract
 from typer.testing import CliRunner
 
+from cli.main import app
 from pipelines.ingest.errors import IngestError
 from pipelines.ingest.pipeline import ingest
 from pipelines.ingest.register import check_register, load_register
-from cli.main import app
-
-REGISTER = (Path(__file__).resolve().parents[3] / "shared" / "data" / "ind-register"
-            / "register-2026-07-01.json")
-needs_register = pytest.mark.skipif(not REGISTER.exists(), reason="shared/ not beside the repo")
 
 
-@needs_register
-def test_the_public_register_keeps_all_12881_numbers_exactly() -> None:
-    register = load_register(REGISTER)
+def test_the_public_register_keeps_all_12881_numbers_exactly(ind_register: Path) -> None:
+    register = load_register(ind_register)
     # read the numbers straight from the file's text, independent of any JSON parser
-    in_file = re.findall(r'"kvk":\s*"([^"]*)"', REGISTER.read_text(encoding="utf-8"))
+    in_file = re.findall(r'"kvk":\s*"([^"]*)"', ind_register.read_text(encoding="utf-8"))
     numbers = register.entries["kvk"].to_list()
     assert [n or "" for n in numbers] == in_file
     findings = check_register(register)
@@ -34,9 +29,8 @@ def test_the_public_register_keeps_all_12881_numbers_exactly() -> None:
     assert len(findings.entries_without_kvk) == 4 and findings.malformed_kvk == []
 
 
-@needs_register
-def test_check_register_only_from_the_command_line() -> None:
-    result = CliRunner().invoke(app, ["ingest", "--register", str(REGISTER),
+def test_check_register_only_from_the_command_line(ind_register: Path) -> None:
+    result = CliRunner().invoke(app, ["ingest", "--register", str(ind_register),
                                       "--check-register-only", "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)

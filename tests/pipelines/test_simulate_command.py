@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.simulate import output, write_world
 from cli.main import app
+from pipelines.simulate import output, write_world
 
 
 def test_command_writes_a_world_and_prints_the_report(tmp_path: Path) -> None:

@@ -18,8 +18,6 @@ from sponsorwatch.thresholds import load_thresholds, with_threshold_in_force
 
 #: Big enough that every typology and archetype occurs; small enough for a second or two.
 SPONSORS, SEED = 900, 424242
-REGISTER = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ind-register"
-            / "register-2026-07-01.json")
 
 
 @pytest.fixture(scope="module")
@@ -264,10 +262,8 @@ def test_workforce_totals_cover_the_migrants_on_payroll(world: World) -> None:
             .filter(pl.col("filed_on") <= pl.col("first_filed")).is_empty())
 
 
-def test_no_real_sponsor_name_or_number_is_used(world: World) -> None:
-    if not REGISTER.exists():
-        pytest.skip(f"public register not found at {REGISTER}")
-    payload = json.loads(REGISTER.read_text(encoding="utf-8"))
+def test_no_real_sponsor_name_or_number_is_used(ind_register: Path, world: World) -> None:
+    payload = json.loads(ind_register.read_text(encoding="utf-8"))
     names = {normalise_name(e["name"]) for e in payload["sponsors"] if e.get("name")}
     numbers = {str(e["kvk"]) for e in payload["sponsors"] if e.get("kvk")}
     sponsors = world.tables["sponsors"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from serving.state import snapshot_dates
 from cli.main import app
+from serving.state import snapshot_dates
 from tests.serving.conftest import copy_home, start_api
 
 

@@ -17,7 +17,7 @@ def own_api(scored_home: Path, tmp_path: Path) -> Iterator[Api]:
 
 
 def test_reload_picks_up_a_new_champion(own_api: Api) -> None:
-    from training.registry import CHAMPION, client, tracking
+    from training.registry.tracking import CHAMPION, client, tracking
 
     before = own_api.client.get("/v1/model", headers=own_api.headers["admin"]).json()
     mlflow_client = client(own_api.settings)

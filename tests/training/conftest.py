@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hand_world import HAND_FEATURES, HAND_UNTIL, hand_world
 
-from training.dataset import TrainingSet, assemble
+from training.fitting.dataset import TrainingSet, assemble
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from training.labels import add_months
+from training.fitting.labels import add_months
 
 HAND_FEATURES = ["wage_gap", "company_age", "noise"]
 HAND_DIRECTIONS = {"wage_gap": 1, "company_age": -1, "noise": 0}

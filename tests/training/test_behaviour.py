@@ -15,9 +15,9 @@ from features.build import build_features
 from sponsorwatch.settings import Settings
 from sponsorwatch.storage import scan_warehouse
 from sponsorwatch.thresholds import load_thresholds, with_threshold_in_force
-from training.model import RiskModel
-from training.registry import load_model
-from training.scoring import score_frame
+from training.fitting.model import RiskModel
+from training.fitting.scoring import score_frame
+from training.registry.loading import load_model
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training.calibration import calibration_in_the_large, fit_calibrator
-from training.model import SigmoidCalibrator
+from training.fitting.calibration import calibration_in_the_large, fit_calibrator
+from training.fitting.model import SigmoidCalibrator
 
 
 def _labels_following(margin: np.ndarray, seed: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import math
 import polars as pl
 import pytest
 
-from training.crude_rule import crude_rule_points, crude_rule_score
+from training.fitting.crude_rule import crude_rule_points, crude_rule_score
 
 
 def _rows(**columns: list[float]) -> pl.DataFrame:

@@ -9,21 +9,22 @@ import numpy as np
 import polars as pl
 import pytest
 
-from training.fairness import (
-    RESTRICTED_GROUPING,
-    audit_groups,
-    audit_markdown,
-    bias_scan,
+from training.governance.audit_report import audit_markdown
+from training.governance.disparity import (
     disparity_breaches,
     gap_attribution,
     group_metrics,
-    load_restricted_attributes,
     one_sided_p_value,
-    proxy_check,
-    restricted_attributes,
     top_k_mask,
     wilson_interval,
 )
+from training.governance.groups import (
+    RESTRICTED_GROUPING,
+    audit_groups,
+    load_restricted_attributes,
+    restricted_attributes,
+)
+from training.governance.proxy import bias_scan, proxy_check
 
 
 def test_wilson_interval_matches_published_values() -> None:
@@ -219,7 +220,7 @@ def test_bias_scan_flags_the_overselected_cluster() -> None:
 
 
 def test_stored_audit_ratios_are_recomputed_from_its_counts() -> None:
-    from training.fairness import ratio_tables
+    from training.governance.disparity import ratio_tables
 
     table = group_metrics(_hand_made_population(), "group", min_support=1, min_expected=0)
     stored = {"groups": {"group": table.drop("fpr_label_ratio").to_dicts()}}

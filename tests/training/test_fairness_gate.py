@@ -12,16 +12,11 @@ import polars as pl
 import pytest
 
 from sponsorwatch.settings import Settings
-from training.fairness import (
-    RESTRICTED_GROUPING,
-    FairnessAudit,
-    fairness_gate,
-    load_restricted_attributes,
-    log_fairness_audit,
-    run_fairness_audit,
-)
-from training.models import LogisticBaseline
-from training.registry import GateContext, LoadedModel
+from training.fitting.models import LogisticBaseline
+from training.governance.audit import FairnessAudit, log_fairness_audit, run_fairness_audit
+from training.governance.groups import RESTRICTED_GROUPING, load_restricted_attributes
+from training.registry.gates import GateContext, fairness_gate
+from training.registry.loading import LoadedModel
 
 SPONSORS = 1000
 K = 80
@@ -81,7 +76,7 @@ def _audit(world: dict, features: list[str]) -> FairnessAudit:
 
 
 def _new_run(settings: Settings) -> tuple[object, str]:
-    from training.registry import client, ensure_experiment
+    from training.registry.tracking import client, ensure_experiment
 
     mlflow_client = client(settings)
     run = mlflow_client.create_run(ensure_experiment(settings, "gate-test"))

@@ -7,7 +7,7 @@ from datetime import date
 
 import polars as pl
 
-from training.labels import build_labels, labelable_dates
+from training.fitting.labels import build_labels, labelable_dates
 
 T = date(2023, 1, 1)
 

@@ -10,22 +10,20 @@ import polars as pl
 import pytest
 
 from sponsorwatch.settings import Settings
-from training.fairness import (
-    RESTRICTED_GROUPING,
-    FairnessAudit,
-    bias_scan,
-    group_metrics,
-    json_safe,
-)
-from training.model_card import (
+from sponsorwatch.storage import json_safe
+from training.governance.audit import FairnessAudit
+from training.governance.card_markdown import card_markdown
+from training.governance.disparity import group_metrics
+from training.governance.groups import RESTRICTED_GROUPING
+from training.governance.model_card import (
     PUBLICATION_CATEGORY,
     build_model_card,
     card_cache_dir,
-    card_markdown,
-    load_model_card,
     restricted_features,
     write_card,
 )
+from training.governance.proxy import bias_scan
+from training.registry.cards import load_model_card
 
 REGISTER_FIELDS = (
     "name", "organisation", "description", "goal", "impact", "proportionality",
@@ -127,8 +125,8 @@ def test_card_cache_round_trip(settings: Settings) -> None:
 
 
 def test_card_is_fetched_from_the_run_when_not_cached(settings: Settings, tmp_path) -> None:
-    from training.model_card import CARD_ARTIFACT_DIR
-    from training.registry import client, ensure_experiment
+    from training.governance.model_card import CARD_ARTIFACT_DIR
+    from training.registry.tracking import client, ensure_experiment
 
     mlflow_client = client(settings)
     run_id = mlflow_client.create_run(ensure_experiment(settings, "card-test")).info.run_id

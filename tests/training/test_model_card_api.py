@@ -13,7 +13,11 @@ from typer.testing import CliRunner
 
 from cli.main import app as cli
 from sponsorwatch.settings import Settings
-from training.model_card import PUBLICATION_CATEGORY, card_cache_dir, restricted_features
+from training.governance.model_card import (
+    PUBLICATION_CATEGORY,
+    card_cache_dir,
+    restricted_features,
+)
 
 
 @pytest.fixture

@@ -8,17 +8,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from training.plan import (
-    RANDOM,
-    RISK_BASED,
-    attach_outcomes,
-    build_inspection_plan,
-    clopper_pearson_interval,
-    evaluate_plan,
+from training.planning.coverage import (
     simulate_inspection_outcomes,
     true_rates,
     violation_probability,
 )
+from training.planning.design import RANDOM, RISK_BASED, build_inspection_plan
+from training.planning.estimates import attach_outcomes, clopper_pearson_interval, evaluate_plan
 
 
 def _scores(n: int, seed: int = 0) -> pl.DataFrame:

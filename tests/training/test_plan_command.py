@@ -93,13 +93,9 @@ def test_inverse_propensity_estimates_cover_the_truth_of_the_small_world(home: P
     from pipelines.simulate.inspections import MINOR_BREACH
     from pipelines.simulate.typologies import TYPOLOGIES
     from sponsorwatch.settings import Settings
-    from training.evaluation import find_truth
-    from training.plan import (
-        ESTIMATES,
-        coverage_over_seeds,
-        load_score_snapshot,
-        violation_probability,
-    )
+    from training.fitting.evaluation import find_truth
+    from training.fitting.scoring import load_score_snapshot
+    from training.planning.coverage import ESTIMATES, coverage_over_seeds, violation_probability
 
     settings = Settings(home=home)
     scores, day = load_score_snapshot(settings.scores_dir)

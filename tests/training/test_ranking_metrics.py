@@ -7,7 +7,7 @@ import math
 import numpy as np
 from sklearn.metrics import average_precision_score
 
-from training.metrics import (
+from training.fitting.metrics import (
     average_precision,
     calibration_curve,
     precision_at_k,

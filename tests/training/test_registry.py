@@ -12,21 +12,14 @@ import pytest
 from hand_world import HAND_DESCRIPTIONS, HAND_DIRECTIONS, HAND_UNTIL
 
 from sponsorwatch.settings import Settings
-from training.dataset import TrainingSet
-from training.models import XGBParams
-from training.registry import (
-    CHALLENGER,
-    CHAMPION,
-    GateContext,
-    GateResult,
-    beats_champion,
-    client,
-    load_model,
-    log_training_run,
-    promote,
-    tracking,
-)
-from training.train import TrainConfig, TrainResult, train_and_evaluate
+from training.fitting.dataset import TrainingSet
+from training.fitting.models import XGBParams
+from training.fitting.train import TrainConfig, TrainResult, train_and_evaluate
+from training.registry.gates import GateContext, GateResult, beats_champion
+from training.registry.loading import load_model
+from training.registry.promotion import promote
+from training.registry.runs import log_training_run
+from training.registry.tracking import CHALLENGER, CHAMPION, client, tracking
 
 CONFIG = TrainConfig(until=HAND_UNTIL, params=XGBParams(n_estimators=30), n_folds=1)
 #: The fairness gate (issue 8) needs the audit that `sponsorwatch train` logs; these runs are

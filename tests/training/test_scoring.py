@@ -9,10 +9,17 @@ import polars as pl
 import pytest
 from hand_world import HAND_DESCRIPTIONS, HAND_DIRECTIONS, HAND_UNTIL
 
-from training.dataset import TrainingSet
-from training.models import XGBParams
-from training.scoring import ELEVATED, HIGH, NORMAL, SCORE_COLUMNS, score_frame, write_scores
-from training.train import TrainConfig, train_and_evaluate
+from training.fitting.dataset import TrainingSet
+from training.fitting.models import XGBParams
+from training.fitting.scoring import (
+    ELEVATED,
+    HIGH,
+    NORMAL,
+    SCORE_COLUMNS,
+    score_frame,
+    write_scores,
+)
+from training.fitting.train import TrainConfig, train_and_evaluate
 
 
 @pytest.fixture(scope="module")

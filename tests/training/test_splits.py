@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from training.labels import add_months
-from training.splits import calibration_split, holdout_split, prequential_folds
+from training.fitting.labels import add_months
+from training.fitting.splits import calibration_split, holdout_split, prequential_folds
 
 QUARTERS = [date(y, m, 1) for y in range(2019, 2025) for m in (1, 4, 7, 10)]
 

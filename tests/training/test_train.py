@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from hand_world import HAND_DESCRIPTIONS, HAND_DIRECTIONS, HAND_UNTIL, hand_world
 
-from training.dataset import TrainingSet, assemble
-from training.labels import add_months
-from training.models import XGBParams
-from training.train import TrainConfig, train_and_evaluate
+from training.fitting.dataset import TrainingSet, assemble
+from training.fitting.labels import add_months
+from training.fitting.models import XGBParams
+from training.fitting.train import TrainConfig, train_and_evaluate
 
 FAST = XGBParams(n_estimators=40)
 

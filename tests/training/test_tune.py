@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from hand_world import HAND_DESCRIPTIONS, HAND_DIRECTIONS, HAND_UNTIL
 
-from training.dataset import TrainingSet
-from training.models import XGBParams
-from training.train import TrainConfig
-from training.tune import tune
+from training.fitting.dataset import TrainingSet
+from training.fitting.models import XGBParams
+from training.fitting.train import TrainConfig
+from training.fitting.tune import tune
 
 
 def test_tune_is_seeded_and_logs_every_trial(hand_data: TrainingSet) -> None:

@@ -427,8 +427,10 @@ def test_pages_say_what_is_missing_without_a_snapshot(tmp_path) -> None:  # noqa
 
 
 def test_model_page_shows_the_fairness_summary_and_renders_the_card(web: Web) -> None:
-    from training.fairness import FairnessAudit, group_metrics, json_safe
-    from training.model_card import build_model_card, card_cache_dir, write_card
+    from sponsorwatch.storage import json_safe
+    from training.governance.audit import FairnessAudit
+    from training.governance.disparity import group_metrics
+    from training.governance.model_card import build_model_card, card_cache_dir, write_card
 
     loaded = web.client.app.state.serving.model  # type: ignore[attr-defined]
     scores = web.latest_scores()

@@ -3,25 +3,34 @@ formats, the calibrated meaning of a score, query parsing and chart scales."""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import re
+import subprocess
+import sys
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from serving.web import charts
 from serving.web.i18n import (
+    CATALOGUES,
     CODE_TEXT,
-    FEATURE_TEXT_NL,
+    FEATURE_TEXT,
+    LANGUAGES,
+    LOCALES_DIR,
     MESSAGES,
     calibrated_meaning,
     feature_value,
     number,
 )
-from serving.web.ranking import ListQuery, parse_query
+from serving.web.ranking import BAND_ORDER, SORT_KEYS, ListQuery, parse_query
 from serving.web.session import safe_next
 
-TEMPLATES = Path(__file__).parents[3] / "serving" / "web" / "templates"
+ROOT = Path(__file__).parents[3]
+WEB = ROOT / "serving" / "web"
+TEMPLATES = WEB / "templates"
 
 
 def test_both_languages_have_the_same_texts() -> None:
@@ -30,6 +39,11 @@ def test_both_languages_have_the_same_texts() -> None:
     for key, english in MESSAGES["en"].items():
         fields = set(re.findall(r"{(\w+)}", english))
         assert fields == set(re.findall(r"{(\w+)}", MESSAGES["nl"][key])), key
+
+
+def test_every_language_has_every_catalogue_file() -> None:
+    for lang in LANGUAGES:
+        assert {p.stem for p in (LOCALES_DIR / lang).glob("*.toml")} == set(CATALOGUES), lang
 
 
 def test_every_text_a_template_asks_for_exists() -> None:
@@ -43,12 +57,63 @@ def test_every_text_a_template_asks_for_exists() -> None:
         assert any(key.startswith(prefix) for key in MESSAGES["en"]), prefix
 
 
+def _keys_in_code(sections: set[str]) -> tuple[set[str], set[str]]:
+    """Strings in serving/web's Python that look like message keys ("sponsor.not_found",
+    also when handed to a template as ``notice``), and f-string key prefixes ("unit.")."""
+    templates = {p.name for p in TEMPLATES.glob("*.html")}
+    key = re.compile(r"([a-z_]+)\.[a-z_0-9]+")
+    used: set[str] = set()
+    prefixes: set[str] = set()
+    for module in WEB.rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(), str(module))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                match = key.fullmatch(node.value)
+                if match and match[1] in sections and node.value not in templates:
+                    used.add(node.value)
+            elif isinstance(node, ast.JoinedStr) and node.values:
+                head = node.values[0]
+                if (isinstance(head, ast.Constant) and isinstance(head.value, str)
+                        and re.fullmatch(r"[a-z_]+\.", head.value)
+                        and head.value[:-1] in sections):
+                    prefixes.add(head.value)
+    return used, prefixes
+
+
+def test_every_text_the_page_code_asks_for_exists() -> None:
+    keys = set(MESSAGES["en"])
+    used, prefixes = _keys_in_code({k.split(".", 1)[0] for k in keys})
+    assert {"signin.signed_out", "error.no_snapshot", "sponsor.not_found"} <= used, (
+        "known keys not found: the scan is out of date")
+    assert used - keys == set()
+    for prefix in prefixes:
+        assert any(k.startswith(prefix) for k in keys), prefix
+
+
+def test_texts_chosen_by_value_exist() -> None:
+    """Templates ask for t("col." ~ sort key), t("band." ~ band), t("decision." ~ ...)."""
+    from serving.schemas import Decision
+
+    wanted = ({f"col.{k}" for k in SORT_KEYS} | {f"band.{b}" for b in BAND_ORDER}
+              | {f"decision.{d}" for d in get_args(Decision)})
+    assert wanted - set(MESSAGES["en"]) == set()
+    assert set(get_args(Decision)) <= set(CODE_TEXT["en"])
+
+
 def test_every_feature_has_dutch_words() -> None:
     from features.registry import FEATURES
 
-    # A new feature needs its Dutch wording in serving/web/i18n.py FEATURE_TEXT_NL.
-    assert set(FEATURES) - set(FEATURE_TEXT_NL) == set()
-    assert set(FEATURE_TEXT_NL) - set(FEATURES) == set(), "words for features that are gone"
+    # A new feature needs its Dutch wording in serving/web/locales/nl/features.toml.
+    assert set(FEATURES) - set(FEATURE_TEXT["nl"]) == set()
+    assert set(FEATURE_TEXT["nl"]) - set(FEATURES) == set(), "words for features that are gone"
+    assert set(FEATURE_TEXT["en"]) - set(FEATURES) == set(), "words for features that are gone"
+
+
+def test_texts_are_read_on_first_use_not_at_import() -> None:
+    probe = ("import serving.web.i18n as i; n = i.catalogue.cache_info().currsize; "
+             "i.translate('nl', 'nav.skip'); print(n, i.catalogue.cache_info().currsize)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.split() == ["0", "1"]
 
 
 @pytest.mark.parametrize(("value", "lang", "decimals", "text"), [

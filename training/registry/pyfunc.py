@@ -1,4 +1,4 @@
-"""The MLflow pyfunc face of a :class:`~training.model.RiskModel`: feature rows in,
+"""The MLflow pyfunc face of a :class:`~training.fitting.model.RiskModel`: feature rows in,
 calibrated scores with their reasons out. Imports mlflow, so only the registry imports it
 (never serving, which loads the pickled RiskModel directly)."""
 
@@ -12,7 +12,7 @@ import mlflow.pyfunc
 import pandas as pd
 import polars as pl
 
-from training.model import RiskModel
+from training.fitting.model import RiskModel
 
 #: Name of the pickled RiskModel inside the logged model's artifacts.
 RISK_MODEL_ARTIFACT = "risk_model"

@@ -23,8 +23,8 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from training.dataset import TrainingSet
-from training.models import LogisticBaseline
+from training.fitting.dataset import TrainingSet
+from training.fitting.models import LogisticBaseline
 
 Correction = Literal["none", "ipw", "pu"]
 CORRECTIONS: tuple[Correction, ...] = ("none", "ipw", "pu")

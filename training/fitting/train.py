@@ -17,16 +17,16 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from training.calibration import CalibrationMethod, fit_calibrator
-from training.crude_rule import REQUIRED as CRUDE_RULE_INPUTS
-from training.crude_rule import crude_rule_score
-from training.dataset import TrainingSet
-from training.evaluation import truth_targets
-from training.metrics import DEFAULT_KS, ranking_metrics
-from training.model import Calibrator, IdentityCalibrator, RiskModel
-from training.models import LogisticBaseline, XGBParams, booster_margin, fit_xgboost
-from training.selection import CORRECTIONS, Correction, training_arrays
-from training.splits import TimeFold, calibration_split, prequential_folds
+from training.fitting.calibration import CalibrationMethod, fit_calibrator
+from training.fitting.crude_rule import REQUIRED as CRUDE_RULE_INPUTS
+from training.fitting.crude_rule import crude_rule_score
+from training.fitting.dataset import TrainingSet
+from training.fitting.evaluation import truth_targets
+from training.fitting.metrics import DEFAULT_KS, ranking_metrics
+from training.fitting.model import Calibrator, IdentityCalibrator, RiskModel
+from training.fitting.models import LogisticBaseline, XGBParams, booster_margin, fit_xgboost
+from training.fitting.selection import CORRECTIONS, Correction, training_arrays
+from training.fitting.splits import TimeFold, calibration_split, prequential_folds
 
 MODEL_KINDS = ("xgboost", "logistic", "crude_rule")
 SLICES = ("labelled", "random", "truth")

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from training.labels import add_months, labelable_dates
+from training.fitting.labels import add_months, labelable_dates
 
 
 @dataclass(frozen=True)

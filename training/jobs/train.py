@@ -1,40 +1,21 @@
-"""The train and score stages as the CLI, MLproject and benchmarks run them: read the
-warehouse and the feature store under the home, train or score, write results back."""
+"""A training run end to end: the training set from the feature store and the warehouse,
+fitting and evaluation, the MLflow run and registration, the fairness audit and model card.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import time
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from sponsorwatch.settings import Settings
-from training.dataset import TrainingSet, assemble
-from training.models import XGBParams
-from training.train import TrainConfig, TrainResult, train_and_evaluate
-
-
-@dataclass(frozen=True)
-class FeatureMeta:
-    """The model's inputs with their descriptions and risk directions."""
-
-    names: list[str]
-    descriptions: dict[str, str]
-    directions: dict[str, int]
-    version: str
-
-
-def feature_meta(use_sector: bool) -> FeatureMeta:
-    from features.registry import FEATURE_SET_VERSION, FEATURES, feature_names
-
-    names = feature_names(use_sector)
-    return FeatureMeta(names, {n: FEATURES[n].description for n in names},
-                       {n: int(FEATURES[n].direction) for n in names}, FEATURE_SET_VERSION)
+from training.fitting.dataset import TrainingSet, assemble
+from training.fitting.feature_meta import FeatureMeta, feature_meta
+from training.fitting.models import XGBParams
+from training.fitting.train import TrainConfig, TrainResult, train_and_evaluate
 
 
 def read_params(path: Path | None) -> XGBParams:
@@ -105,7 +86,7 @@ def run_training(settings: Settings, config: TrainConfig, *, experiment: str,
     Returns:
         The result and the registered version (None when ``log`` is off).
     """
-    from training.evaluation import find_truth, load_truth
+    from training.fitting.evaluation import find_truth, load_truth
 
     clock = _Clock(timings)
     meta = feature_meta(settings.use_sector)
@@ -118,7 +99,7 @@ def run_training(settings: Settings, config: TrainConfig, *, experiment: str,
     clock.lap("fit")
     if not log:
         return result, None
-    from training.registry import log_training_run
+    from training.registry.runs import log_training_run
 
     manifest = data_manifest(settings, data, meta)
     manifest["truth_file"] = str(truth_file) if truth_file else None
@@ -127,8 +108,8 @@ def run_training(settings: Settings, config: TrainConfig, *, experiment: str,
                                feature_set_version=meta.version, data_manifest=manifest,
                                holdout_rows=holdout_rows, plots=plots)
     clock.lap("mlflow")
-    from training.model_card import document_training_run
-    from training.registry import tracking
+    from training.jobs.documentation import document_training_run
+    from training.registry.tracking import tracking
 
     with tracking(settings):  # the fairness audit and model card join the same run
         document_training_run(settings, result, data, meta, version, manifest)
@@ -150,44 +131,3 @@ class _Clock:
             self.timings[step] = round(wall - self.wall, 2)
             self.timings[f"{step}_cpu"] = round(cpu - self.cpu, 2)
         self.wall, self.cpu = wall, cpu
-
-
-def snapshot(settings: Settings, as_of: date) -> pl.DataFrame:
-    """The feature snapshot as of a day: from the store, or built from the warehouse and
-    stored when missing."""
-    from features.build import build_feature_history
-    from features.registry import FEATURE_SET_VERSION, feature_names
-    from features.store import snapshot_path, write_snapshot
-    from sponsorwatch.storage import read_manifest, scan_warehouse
-    from sponsorwatch.thresholds import load_thresholds
-
-    path = snapshot_path(settings.features_dir, as_of)
-    if path.exists():
-        return pl.read_parquet(path)
-    frame = build_feature_history(scan_warehouse(settings.warehouse_dir), [as_of],
-                                  load_thresholds(settings.thresholds_file),
-                                  settings.use_sector)
-    assert frame is not None
-    write_snapshot(settings.features_dir, frame, {
-        "feature_set_version": FEATURE_SET_VERSION,
-        "feature_names": feature_names(settings.use_sector),
-        "use_sector": settings.use_sector,
-        "warehouse_manifest": read_manifest(settings.warehouse_dir)})
-    return frame
-
-
-def run_scoring(settings: Settings, as_of: date, alias: str = "champion",
-                out: Path | None = None) -> tuple[pl.DataFrame, Path, dict[str, Any]]:
-    """Score every active sponsor as of ``as_of`` with the model behind ``alias``; write the
-    ranked table to the score store (and ``out``)."""
-    from sponsorwatch.storage import scan_warehouse
-    from training.registry import load_model
-    from training.scoring import score_frame, write_scores
-
-    model, info = load_model(settings, alias)
-    features = snapshot(settings, as_of)
-    sponsors = scan_warehouse(settings.warehouse_dir)["sponsors"].collect()
-    table = score_frame(model, features, sponsors, capacity=settings.inspection_capacity,
-                        model_version=str(info["version"]))
-    path = write_scores(table, settings.scores_dir, as_of, out)
-    return table, path, info

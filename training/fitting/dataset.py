@@ -14,8 +14,8 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from training.labels import build_labels, labelable_dates
-from training.model import feature_matrix
+from training.fitting.labels import build_labels, labelable_dates
+from training.fitting.model import feature_matrix
 
 KEY_COLUMNS = ("sponsor_id", "as_of")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 DEFAULT_KS: tuple[int, ...] = (50, 100, 200, 500)
 
@@ -107,3 +108,22 @@ def precision_curve(y_true: np.ndarray, scores: np.ndarray,
     if max_k is not None:
         ranked = ranked[:max_k]
     return np.cumsum(ranked) / np.arange(1, ranked.size + 1)
+
+
+def binomial_interval(successes: ArrayLike, trials: ArrayLike, method: str = "wilson",
+                      alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided ``1 - alpha`` interval of binomial proportions, elementwise, by statsmodels:
+    ``"wilson"`` (score interval) or ``"beta"`` (exact Clopper-Pearson). The bounds are
+    exactly 0 with no successes and 1 with no failures; NaN where there are no trials."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    hits = np.atleast_1d(np.asarray(successes, dtype=float))
+    n = np.atleast_1d(np.asarray(trials, dtype=float))
+    hits, n = np.broadcast_arrays(hits, n)
+    lo, hi = np.full(n.shape, np.nan), np.full(n.shape, np.nan)
+    valid = n > 0
+    if valid.any():
+        low, high = proportion_confint(hits[valid], n[valid], alpha=alpha, method=method)
+        lo[valid] = np.where(hits[valid] == 0, 0.0, np.clip(low, 0.0, 1.0))
+        hi[valid] = np.where(hits[valid] == n[valid], 1.0, np.clip(high, 0.0, 1.0))
+    return lo, hi

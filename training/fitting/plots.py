@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from training.metrics import calibration_curve, precision_curve
+from training.fitting.metrics import calibration_curve, precision_curve
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from training.model import RiskModel
-    from training.train import TrainResult
+    from training.fitting.model import RiskModel
+    from training.fitting.train import TrainResult
 
 MODEL_COLOURS = {"xgboost": "tab:blue", "logistic": "tab:orange", "crude_rule": "tab:gray"}
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from training.model import (
+from training.fitting.model import (
     Calibrator,
     IdentityCalibrator,
     IsotonicCalibrator,

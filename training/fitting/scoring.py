@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from training.model import RiskModel
+from training.fitting.model import RiskModel
 
 HIGH = "high"
 ELEVATED = "elevated"
@@ -53,7 +53,7 @@ def score_frame(model: RiskModel, features_frame: pl.DataFrame, sponsors_frame: 
         One row per feature row, ``rank`` 1 = highest score (ties broken by the booster's
         margin, then sponsor_id), columns :data:`SCORE_COLUMNS` then the feature columns.
     """
-    from training.fairness import sbi_section
+    from sponsorwatch.sbi import sbi_section
 
     scores = model.predict(features_frame)
     margins = model.margin(features_frame)
@@ -114,3 +114,33 @@ def write_scores(frame: pl.DataFrame, scores_dir: Path, as_of: date,
         else:
             write_parquet_atomic(frame, out)
     return path
+
+
+def score_dates(scores_dir: Path) -> list[date]:
+    """Days with a score snapshot, oldest first."""
+    if not scores_dir.exists():
+        return []
+    days = []
+    for folder in scores_dir.glob("as_of=*"):
+        try:
+            if (folder / "scores.parquet").exists():
+                days.append(date.fromisoformat(folder.name.removeprefix("as_of=")))
+        except ValueError:
+            continue
+    return sorted(days)
+
+
+def load_score_snapshot(scores_dir: Path, as_of: date | None = None) -> tuple[pl.DataFrame, date]:
+    """The score snapshot of ``as_of`` (default: the latest).
+
+    Raises:
+        FileNotFoundError: naming the folder and the days that exist.
+    """
+    days = score_dates(scores_dir)
+    if not days:
+        raise FileNotFoundError(f"{scores_dir}: no score snapshot; run `sponsorwatch score`")
+    day = as_of or days[-1]
+    if day not in days:
+        raise FileNotFoundError(f"{scores_dir}: no score snapshot as of {day}; there are "
+                                f"{', '.join(str(d) for d in days)}")
+    return pl.read_parquet(score_store_path(scores_dir, day)), day
