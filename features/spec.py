@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import polars as pl
-
 Direction = Literal[-1, 0, 1]
 
 
@@ -24,8 +22,6 @@ class Feature:
         description: one line, reused by reasons in scores and by docs/features.md.
         unit: what a value counts (``share``, ``months``, ``euro``, ``count``, ...).
         direction: +1 higher is riskier, -1 lower is riskier, 0 no constraint.
-        expr: an expression on the family's per-sponsor frame where the feature is a
-            simple combination of its columns; None where the family computes it whole.
         fill: value for sponsors with nothing to count (0 for counts); None keeps null,
             meaning "undefined" (a share of nothing).
         sector: True for the features switched off by ``Settings.use_sector``.
@@ -36,6 +32,5 @@ class Feature:
     description: str
     unit: str
     direction: Direction
-    expr: pl.Expr | None = None
     fill: float | None = None
     sector: bool = False

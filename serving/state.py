@@ -21,6 +21,7 @@ import polars as pl
 from serving.db import utc_now
 from sponsorwatch.settings import Settings
 from sponsorwatch.storage import json_safe
+from training.fitting.model import load_risk_model
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ def _cached_model(settings: Settings) -> LoadedModel:
     folder = model_cache_dir(settings)
     meta = json.loads((folder / "champion.json").read_text(encoding="utf-8"))
     # Our own pickle, written by this service from a model it loaded from the registry.
-    model = pickle.loads((folder / "champion.pkl").read_bytes())  # noqa: S301
+    model = load_risk_model((folder / "champion.pkl").read_bytes())
     return LoadedModel(model, str(meta["version"]), meta["info"], "cache", utc_now())
 
 

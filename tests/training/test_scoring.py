@@ -67,3 +67,21 @@ def test_writes_store_and_csv_with_reasons_as_text(scored: pl.DataFrame,
     with pytest.raises(ValueError, match=r"\.csv or \.parquet"):
         write_scores(scored, tmp_path / "scores", as_of, tmp_path / "out.xlsx")
     assert not list((tmp_path / "scores").rglob("*.tmp"))
+
+
+def test_a_model_pickled_before_the_layers_move_still_loads(monkeypatch) -> None:
+    import pickle
+    import sys
+
+    import training.fitting.model as model_module
+    from training.fitting.model import IdentityCalibrator, RiskModel, load_risk_model
+
+    model = RiskModel(feature_names=["a"], booster=None, calibrator=IdentityCalibrator())
+    # Pickle it as the earlier release did, from its old module.
+    monkeypatch.setitem(sys.modules, "training.model", model_module)
+    monkeypatch.setattr(RiskModel, "__module__", "training.model")
+    old = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    monkeypatch.undo()
+    assert b"training.model" in old and b"training.fitting.model\x94\x8c\tRiskModel" not in old
+    loaded = load_risk_model(old)
+    assert type(loaded) is RiskModel and loaded.feature_names == ["a"]

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
 from training.fitting.labels import add_months
-from training.fitting.splits import calibration_split, holdout_split, prequential_folds
+from training.fitting.splits import calibration_split, prequential_folds
 
 QUARTERS = [date(y, m, 1) for y in range(2019, 2025) for m in (1, 4, 7, 10)]
 
@@ -22,17 +20,6 @@ def test_prequential_folds_keep_the_gap_and_walk_forward() -> None:
         assert max(fold.train_dates) <= add_months(fold.test_dates[0], -12)
         assert fold.train_dates == tuple(d for d in QUARTERS
                                          if d <= add_months(fold.test_dates[0], -12))
-
-
-def test_holdout_is_the_latest_labelable_date() -> None:
-    split = holdout_split(QUARTERS, 12, date(2024, 6, 30))
-    assert split.test_dates == (date(2023, 4, 1),)
-    assert max(split.train_dates) == date(2022, 4, 1)
-
-
-def test_holdout_refuses_dates_without_a_gap() -> None:
-    with pytest.raises(ValueError, match="12 months apart"):
-        holdout_split([date(2023, 1, 1), date(2023, 4, 1)], 12, date(2024, 6, 30))
 
 
 def test_calibration_slice_is_latest_with_a_gap() -> None:

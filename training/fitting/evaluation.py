@@ -7,7 +7,6 @@ extract the warehouse was ingested from.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -59,12 +58,3 @@ def truth_targets(truth: pl.DataFrame, rows: pl.DataFrame) -> np.ndarray:
                 & pl.col("abuse_from").is_not_null()
                 & (pl.col("abuse_from") <= pl.col("as_of")))
     return joined.select(positive.cast(pl.Float64)).to_series().to_numpy()
-
-
-def truth_rate(truth: pl.DataFrame, sponsor_ids: list[str], as_of: date) -> float:
-    """Share of the given sponsors abusing by ``as_of`` (the base rate of a ranking)."""
-    rows = pl.DataFrame({"sponsor_id": sponsor_ids,
-                         "as_of": [as_of] * len(sponsor_ids)},
-                        schema={"sponsor_id": pl.String, "as_of": pl.Date})
-    targets = truth_targets(truth, rows)
-    return float(targets.mean()) if targets.size else float("nan")

@@ -6,7 +6,9 @@ when a model is used.
 
 from __future__ import annotations
 
+import io
 import math
+import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,3 +157,18 @@ class RiskModel:
         """Total gain per feature (features never split on get 0)."""
         gains = self.booster.get_score(importance_type="total_gain")
         return {f: float(gains.get(f, 0.0)) for f in self.feature_names}
+
+
+#: Where pickled models of earlier releases find their classes now (the layers move).
+_MOVED_MODULES = {"training.model": "training.fitting.model"}
+
+
+class _RiskModelUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(_MOVED_MODULES.get(module, module), name)
+
+
+def load_risk_model(data: bytes) -> RiskModel:
+    """A pickled :class:`RiskModel`, including one pickled before it moved to
+    ``training.fitting.model`` (registries of earlier releases keep those)."""
+    return _RiskModelUnpickler(io.BytesIO(data)).load()

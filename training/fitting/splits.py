@@ -56,28 +56,6 @@ def prequential_folds(as_of_dates: Iterable[date], horizon_months: int, until: d
     return folds[::-1]
 
 
-def holdout_split(as_of_dates: Iterable[date], horizon_months: int, until: date,
-                  holdout_span: int = 1) -> TimeFold:
-    """The split of the model that gets registered: the latest labelable date(s) are held
-    out for the promotion gate and the reported held-out metrics, training ends a horizon
-    before them.
-
-    Raises:
-        ValueError: when the dates cannot give a training part before the gap.
-    """
-    folds = prequential_folds(as_of_dates, horizon_months, until, n_folds=1,
-                              test_span=holdout_span, min_train_dates=1)
-    if not folds:
-        usable = labelable_dates(as_of_dates, horizon_months, until)
-        raise ValueError(
-            f"cannot split by time: {len(usable)} snapshot date(s) have a complete "
-            f"{horizon_months}-month label window by {until} ({[str(d) for d in usable]}); "
-            f"need at least two that lie {horizon_months} months apart. Build more feature "
-            "snapshots (`sponsorwatch features`) or move --until later.")
-    fold = folds[0]
-    return TimeFold("holdout", fold.train_dates, fold.test_dates)
-
-
 def calibration_split(train_dates: Iterable[date], horizon_months: int,
                       span: int = 1) -> tuple[list[date], list[date]]:
     """Split training dates into (fit, calibrate): the latest ``span`` dates calibrate and

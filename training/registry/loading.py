@@ -5,7 +5,6 @@ held-out snapshots.
 from __future__ import annotations
 
 import json
-import pickle
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from sponsorwatch.settings import Settings
-from training.fitting.model import RiskModel
+from training.fitting.model import RiskModel, load_risk_model
 from training.registry.runs import HOLDOUT_ARTIFACT, INFO_FILE, RISK_MODEL_DIR, RISK_MODEL_FILE
 from training.registry.tracking import CHALLENGER, CHAMPION, client
 
@@ -47,8 +46,7 @@ def load_model(settings: Settings, alias: str = CHAMPION) -> tuple[RiskModel, di
         local = Path(mlflow.artifacts.download_artifacts(
             run_id=version.run_id, artifact_path=RISK_MODEL_DIR, dst_path=tmp,
             tracking_uri=settings.tracking_uri))
-        with open(local / RISK_MODEL_FILE, "rb") as handle:
-            model: RiskModel = pickle.load(handle)
+        model = load_risk_model((local / RISK_MODEL_FILE).read_bytes())
         info = json.loads((local / INFO_FILE).read_text())
     info.update({"name": settings.model_name, "version": str(version.version),
                  "run_id": version.run_id, "alias": alias,

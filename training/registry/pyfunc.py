@@ -5,14 +5,13 @@ calibrated scores with their reasons out. Imports mlflow, so only the registry i
 from __future__ import annotations
 
 import json
-import pickle
 from typing import Any
 
 import mlflow.pyfunc
 import pandas as pd
 import polars as pl
 
-from training.fitting.model import RiskModel
+from training.fitting.model import RiskModel, load_risk_model
 
 #: Name of the pickled RiskModel inside the logged model's artifacts.
 RISK_MODEL_ARTIFACT = "risk_model"
@@ -25,7 +24,7 @@ class RiskModelPyfunc(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         with open(context.artifacts[RISK_MODEL_ARTIFACT], "rb") as handle:
-            self.model: RiskModel = pickle.load(handle)
+            self.model: RiskModel = load_risk_model(handle.read())
 
     def predict(self, context: Any, model_input: pd.DataFrame,
                 params: dict[str, Any] | None = None) -> pd.DataFrame:
