@@ -15,8 +15,10 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -25,6 +27,7 @@ from serving.db import ApiKey, utc_now
 
 CACHE_SECONDS = 30.0
 _MAX_CACHED = 10_000
+V = TypeVar("V")
 
 
 class Role(StrEnum):
@@ -83,23 +86,49 @@ def revoke_key(session: Session, key_id: str) -> ApiKey | None:
     return key
 
 
+class ExpiringCache(Generic[V]):
+    """Answers kept for ``seconds`` (misses included), thread-safe for writers; reads take no
+    lock so that a hit is cheap enough for the event loop. Emptied when ``max_entries``
+    is reached, which only a flood of made-up keys does."""
+
+    def __init__(self, seconds: float, max_entries: int = _MAX_CACHED) -> None:
+        self._seconds = seconds
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[V, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[bool, V | None]:
+        """(hit, value); a hit may carry None (a remembered miss)."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] > time.monotonic():
+            return True, entry[0]
+        return False, None
+
+    def put(self, key: str, value: V) -> None:
+        with self._lock:
+            if len(self._entries) >= self._max_entries:
+                self._entries.clear()
+            self._entries[key] = (value, time.monotonic() + self._seconds)
+
+    def drop(self, matches: Callable[[str, V], bool]) -> None:
+        """Forget every entry for which ``matches(key, value)`` holds."""
+        with self._lock:
+            for key, (value, _) in list(self._entries.items()):
+                if matches(key, value):
+                    del self._entries[key]
+
+
 class KeyVerifier:
     """Checks presented keys against the database through a small in-memory cache."""
 
     def __init__(self, engine: Engine, secret: str, cache_seconds: float = CACHE_SECONDS):
         self._engine = engine
         self._secret = secret
-        self._cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[Caller | None, float]] = {}
-        self._lock = threading.Lock()
+        self._cache: ExpiringCache[Caller | None] = ExpiringCache(cache_seconds)
 
     def cached(self, api_key: str) -> tuple[bool, Caller | None]:
         """(hit, caller) from the cache alone; cheap enough for the event loop."""
-        digest = hash_key(self._secret, api_key)
-        entry = self._cache.get(digest)
-        if entry is not None and entry[1] > time.monotonic():
-            return True, entry[0]
-        return False, None
+        return self._cache.get(hash_key(self._secret, api_key))
 
     def verify(self, api_key: str) -> Caller | None:
         """The caller for ``api_key``, or None when it is unknown or revoked."""
@@ -111,15 +140,9 @@ class KeyVerifier:
             row = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
         caller = (Caller(row.key_id, Role(row.role))
                   if row is not None and row.revoked_at is None else None)
-        with self._lock:
-            if len(self._cache) >= _MAX_CACHED:
-                self._cache.clear()
-            self._cache[digest] = (caller, time.monotonic() + self._cache_seconds)
+        self._cache.put(digest, caller)
         return caller
 
     def forget(self, key_id: str) -> None:
         """Drop a key from the cache (after a revocation in this process)."""
-        with self._lock:
-            for digest, (caller, _) in list(self._cache.items()):
-                if caller is not None and caller.key_id == key_id:
-                    del self._cache[digest]
+        self._cache.drop(lambda _, caller: caller is not None and caller.key_id == key_id)

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from serving.db import ApiKey
-from serving.keys import Caller, Role
+from serving.keys import Caller, ExpiringCache, Role
 
 SESSION_COOKIE = "sponsorwatch_session"
 SESSION_SECONDS = 8 * 3600
@@ -56,15 +56,10 @@ class KeyStatus:
 
     def __init__(self, engine: Engine, seconds: float = KEY_CHECK_SECONDS) -> None:
         self._engine = engine
-        self._seconds = seconds
-        self._cache: dict[str, tuple[Role | None, float]] = {}
-        self._lock = threading.Lock()
+        self._cache: ExpiringCache[Role | None] = ExpiringCache(seconds)
 
     def cached(self, key_id: str) -> tuple[bool, Role | None]:
-        entry = self._cache.get(key_id)
-        if entry is not None and entry[1] > time.monotonic():
-            return True, entry[0]
-        return False, None
+        return self._cache.get(key_id)
 
     def role_of(self, key_id: str) -> Role | None:
         """The role of an unrevoked key, else None (hits the database on a cache miss)."""
@@ -74,15 +69,11 @@ class KeyStatus:
         with Session(self._engine) as session:
             row = session.get(ApiKey, key_id)
         role = Role(row.role) if row is not None and row.revoked_at is None else None
-        with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key_id] = (role, time.monotonic() + self._seconds)
+        self._cache.put(key_id, role)
         return role
 
     def forget(self, key_id: str) -> None:
-        with self._lock:
-            self._cache.pop(key_id, None)
+        self._cache.drop(lambda cached_id, _: cached_id == key_id)
 
 
 class SignInThrottle:
