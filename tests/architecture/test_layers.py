@@ -76,3 +76,14 @@ def test_no_import_cycle_between_modules() -> None:
 
 def test_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+#: A module longer than this hides its structure; split it by what its parts do.
+MAX_MODULE_LINES = 450
+
+
+def test_no_module_is_too_long() -> None:
+    long = {str(path.relative_to(ROOT)): lines for package in PACKAGES
+            for path in (ROOT / package).rglob("*.py")
+            if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert long == {}
