@@ -39,7 +39,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def browser() -> Iterator[Any]:
     """Headless Chromium for the whole session."""
     if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (scripts/install.sh installs Debian's chromium)"
+        message = (f"{CHROMIUM} is missing (`bash scripts/install.sh --with-browser` installs "
+                   "Debian's chromium)")
         if os.environ.get("SPONSORWATCH_REQUIRE_BROWSER") == "1":
             pytest.fail(f"browser required here: {message}")
         pytest.skip(message)
