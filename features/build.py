@@ -10,6 +10,7 @@ import polars as pl
 from features.context import Context
 from features.pit import FILING_KEYS, conform_all, with_superseded_on
 from features.registry import FAMILIES, FEATURES, feature_names
+from sponsorwatch.history import VERSIONED_TABLES, derive_versions
 
 #: Engine for collecting snapshots here: the plan shares cached intermediate frames between
 #: families, which the in-memory engine runs faster than the streaming one (measured in
@@ -63,6 +64,8 @@ def prepare_history(tables: Mapping[str, pl.LazyFrame]) -> dict[str, pl.LazyFram
     """Read the tables into memory once and mark when each filing was superseded, so every
     as-of date picks its filings with a filter instead of a group-by."""
     complete = conform_all(tables)
+    for name in VERSIONED_TABLES:
+        complete[name] = derive_versions(name, complete[name])
     for name, key in FILING_KEYS.items():
         complete[name] = with_superseded_on(complete[name], key)
     return {name: frame.collect().lazy() for name, frame in complete.items()}

@@ -6,9 +6,15 @@ The rule of the contract (shared/contract/raw-records.md), applied to every tabl
   filing with ``filed_on <= T`` wins (a correction replaces what it corrects);
 - permits: ``submitted_on <= T``; decision, decided_on and validity only where
   ``decided_on <= T``, otherwise the application is still PENDING;
-- sponsors: recognition dates (and the end reason) only where they are ``<= T``;
-- sponsor_officers: ``from_date <= T``; ``to_date`` only where ``<= T``;
-- inspections: ``closed_on <= T``.
+- sponsors and sponsor_officers: first, per record, the latest version recorded on or
+  before T (knowledge time, ``recorded_on``); within it recognition dates (and the end
+  reason) only where they are ``<= T``; officers with ``from_date <= T`` and ``to_date``
+  only where ``<= T``;
+- inspections: per inspection the latest version recorded on or before T, of those
+  closed on or before T.
+
+Rows without a knowledge time (a version 1 extract, an online request) get the versions
+their effective dates imply first (:func:`sponsorwatch.history.derive_versions`).
 
 Only the unrestricted columns of the contract are ever selected here, so a restricted
 column cannot reach a feature even by accident.
@@ -22,6 +28,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from sponsorwatch.contract import TABLES, Table
+from sponsorwatch.history import as_known_on, derive_versions
 
 #: Key and period of each table whose rows are filings that later filings may replace.
 FILING_KEYS: dict[str, tuple[str, ...]] = {
@@ -137,15 +144,17 @@ def known_as_of(tables: Mapping[str, pl.LazyFrame], as_of: dt.date) -> dict[str,
         Every contract table, with only its unrestricted columns, as known on T.
     """
     t = conform_all(tables)
+    recorded = {name: as_known_on(name, derive_versions(name, t[name]), as_of)
+                for name in ("sponsors", "sponsor_officers", "inspections")}
     return {
-        "sponsors": sponsors_as_of(t["sponsors"], as_of),
-        "sponsor_officers": officers_as_of(t["sponsor_officers"], as_of),
+        "sponsors": sponsors_as_of(recorded["sponsors"], as_of),
+        "sponsor_officers": officers_as_of(recorded["sponsor_officers"], as_of),
         "permits": permits_as_of(t["permits"], as_of),
         "payroll": latest_filings(t["payroll"], FILING_KEYS["payroll"], as_of),
         "workforce": latest_filings(t["workforce"], FILING_KEYS["workforce"], as_of),
         # notification_id is the key and unique, so every filing stands on its own.
         "notifications": filings_as_of(t["notifications"], as_of),
-        "inspections": t["inspections"].filter(pl.col("closed_on") <= as_of),
+        "inspections": recorded["inspections"].filter(pl.col("closed_on") <= as_of),
     }
 
 

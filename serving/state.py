@@ -165,6 +165,7 @@ class WarehouseContext:
     @classmethod
     def load(cls, warehouse_dir: Path) -> WarehouseContext:
         from sponsorwatch.contract import TABLES, empty_frame
+        from sponsorwatch.history import known_versions
         from sponsorwatch.storage import scan_warehouse
 
         tables = scan_warehouse(warehouse_dir)
@@ -172,7 +173,9 @@ class WarehouseContext:
         def read(name: str) -> pl.DataFrame:
             if name not in tables:
                 return empty_frame(TABLES[name])
-            return tables[name].select(TABLES[name].column_names).collect()
+            # What the service shows is what is known now: each record's latest version.
+            return known_versions(name, tables[name]).select(
+                TABLES[name].column_names).collect()
 
         return cls(read("sponsors"), read("sponsor_officers"),
                    read("inspections").sort("opened_on"))

@@ -1,4 +1,4 @@
-"""The raw record contract, version 1, declared once.
+"""The raw record contract, version 2, declared once.
 
 Source of truth: ``shared/contract/raw-records.md``. Ingest turns these declarations
 into great-expectations suites and polars quarantine checks, the simulator writes
@@ -17,7 +17,7 @@ from typing import Literal
 
 import polars as pl
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2
 
 LEGAL_FORMS = (
     "BV", "NV", "VOF", "CV", "EENMANSZAAK", "STICHTING", "VERENIGING", "COOPERATIE",
@@ -100,6 +100,9 @@ class Table:
     optional: bool = False
     cross_rules: tuple[Rule, ...] = ()
     references: tuple[Reference, ...] = ()
+    #: Checks of what is unusual but lawful: counted in the ingest report, never grounds
+    #: for quarantine (the contract's "Grounds for quarantine").
+    warnings: tuple[Rule, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -153,12 +156,15 @@ def _first_of_month(table: str, col: str) -> Rule:
 
 
 _MONEY = "euro, gross, at most 2 decimals"
+#: Knowledge time (version 2, an optional column): where a delivery lacks it, ingest
+#: derives it from the row's effective dates (see ``sponsorwatch.history``).
+_RECORDED_ON = "knowledge time: the day this version was "
 _PERIOD = "the month the figure is for (first day of the month)"
 
 SPONSORS = Table(
     name="sponsors",
-    description="One row per recognised sponsor.",
-    key=("sponsor_id",),
+    description="Recognised sponsors, one row per version of a sponsor's record.",
+    key=("sponsor_id", "recorded_on"),
     columns=(
         _c("sponsor_id", pl.String(), False, "Chamber of Commerce (KvK) number, 8 digits",
            pattern=r"^[0-9]{8}$"),
@@ -174,8 +180,10 @@ SPONSORS = Table(
         _c("recognition_ended_on", pl.Date(), True, "end of recognition"),
         _c("recognition_end_reason", pl.String(), True, "why recognition ended",
            enum=END_REASONS),
+        _c("recorded_on", pl.Date(), True, _RECORDED_ON + "entered at the IND"),
     ),
     cross_rules=(
+        _not_before("sponsors", "recorded_on", "founded_on"),
         _not_before("sponsors", "recognised_on", "founded_on"),
         _not_before("sponsors", "recognition_ended_on", "recognised_on"),
         _present_exactly_when("sponsors", "recognition_end_reason", "recognition_ended_on"),
@@ -185,13 +193,15 @@ SPONSORS = Table(
 SPONSOR_OFFICERS = Table(
     name="sponsor_officers",
     description="Directors and owners of sponsors.",
-    key=("sponsor_id", "officer_key", "role", "from_date"),
+    key=("sponsor_id", "officer_key", "role", "from_date", "recorded_on"),
     columns=(
         _c("sponsor_id", pl.String(), False, "the sponsor"),
         _c("officer_key", pl.String(), False, "pseudonym of the person"),
         _c("role", pl.String(), False, "role", enum=ROLES),
         _c("from_date", pl.Date(), False, "in office from"),
         _c("to_date", pl.Date(), True, "in office until; null while in office"),
+        _c("recorded_on", pl.Date(), True,
+           _RECORDED_ON + "registered in the trade register"),
     ),
     cross_rules=(_not_before("sponsor_officers", "to_date", "from_date"),),
     references=(Reference("sponsor_id", "sponsors", "sponsor_id"),),
@@ -291,14 +301,17 @@ NOTIFICATIONS = Table(
         _c("event_on", pl.Date(), False, "when the change happened"),
         _c("filed_on", pl.Date(), False, "when it was reported"),
     ),
-    cross_rules=(_not_before("notifications", "filed_on", "event_on"),),
+    # A notice filed before the event it reports is lawful advance notice: counted, kept.
+    warnings=(_cross("notifications", "filed_before_event", "filed_on is before event_on "
+                     "(advance notice)", ("filed_on", "event_on"),
+                     lambda: pl.col("filed_on") < pl.col("event_on")),),
     references=(Reference("sponsor_id", "sponsors", "sponsor_id"),),
 )
 
 INSPECTIONS = Table(
     name="inspections",
     description="Outcomes of past inspections: the labels.",
-    key=("inspection_id",),
+    key=("inspection_id", "recorded_on"),
     columns=(
         _c("inspection_id", pl.String(), False, "unique inspection id"),
         _c("sponsor_id", pl.String(), False, "the sponsor"),
@@ -309,10 +322,17 @@ INSPECTIONS = Table(
         _c("findings", pl.List(pl.String()), True, "what was found; in CSV separated by ;",
            enum=FINDINGS),
         _c("fine_eur", pl.Float64(), True, f"fine, {_MONEY}", min_value=0),
+        _c("recorded_on", pl.Date(), True, _RECORDED_ON + "of the outcome recorded"),
+        _c("plan_id", pl.String(), True, "the inspection plan that chose this sponsor"),
+        _c("inclusion_probability", pl.Float64(), True,
+           "the chance that the plan's design would choose this sponsor",
+           min_value=0, strict_min=True, max_value=1),
     ),
     cross_rules=(
         _not_before("inspections", "closed_on", "opened_on"),
         _value_exactly_when_null("inspections", "outcome", "OPEN", "closed_on"),
+        _not_before("inspections", "recorded_on", "closed_on"),
+        _present_exactly_when("inspections", "plan_id", "inclusion_probability"),
     ),
     references=(Reference("sponsor_id", "sponsors", "sponsor_id"),),
 )
@@ -334,6 +354,7 @@ TRUTH = Table(
         _c("is_abusive", pl.Boolean(), False, "abuses the scheme at some point"),
         _c("typologies", pl.List(pl.String()), False, "abuse typologies present"),
         _c("abuse_from", pl.Date(), True, "first day of abuse"),
+        _c("abuse_until", pl.Date(), True, "last day of abuse; null while it goes on"),
     ),
 )
 

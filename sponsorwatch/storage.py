@@ -85,8 +85,17 @@ def scan_warehouse(warehouse_dir: Path) -> dict[str, pl.LazyFrame]:
     if not (warehouse_dir / "manifest.json").exists():
         raise FileNotFoundError(
             f"{warehouse_dir}: no warehouse here (no manifest.json); run `sponsorwatch ingest`")
-    return {name: pl.scan_parquet(warehouse_dir / f"{name}.parquet") for name in TABLES
-            if (warehouse_dir / f"{name}.parquet").exists()}
+    return {name: _with_optional_columns(name, pl.scan_parquet(warehouse_dir / f"{name}.parquet"))
+            for name in TABLES if (warehouse_dir / f"{name}.parquet").exists()}
+
+
+def _with_optional_columns(name: str, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """A warehouse table with every nullable contract column, null where a warehouse of an
+    earlier contract version lacks it (``recorded_on`` before version 2, say)."""
+    present = frame.collect_schema()
+    missing = [c for c in TABLES[name].columns if c.nullable and c.name not in present]
+    return frame.with_columns(pl.lit(None, dtype=c.dtype).alias(c.name) for c in missing) \
+        if missing else frame
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 
 from sponsorwatch.contract import CONTRACT_VERSION, TABLES
+from sponsorwatch.history import derive_versions
 from sponsorwatch.storage import atomic_directory, read_manifest
 
 from .errors import IngestError
@@ -101,17 +102,22 @@ def _check_all(raws: dict[str, RawTable], warehouse_dir: Path,
         existing = read_clean(warehouse_dir, table)
         if table.name in raws:
             result = check_table(raws[table.name], out.known)
-            merged = merge_clean(table, existing, result.clean)
+            # Rows without a knowledge time become the versions their dates imply.
+            versions = derive_versions(table.name, result.clean)
+            merged = merge_clean(table, existing, versions)
             out.tables[table.name] = result
             out.clean[table.name] = merged.frame
             out.counts[table.name] = {
                 "delivered": True, "rows_in": result.rows_in, "clean": result.clean.height,
-                "quarantined": result.quarantined.height, "added": merged.added,
+                "quarantined": result.quarantined.height,
+                "versions_derived": versions.height - result.clean.height,
+                "added": merged.added,
                 "superseded": merged.superseded, "warehouse_rows": merged.frame.height}
         elif existing is not None:
             out.clean[table.name] = existing
             out.counts[table.name] = {"delivered": False, "rows_in": 0, "clean": 0,
-                                      "quarantined": 0, "added": 0, "superseded": 0,
+                                      "quarantined": 0, "versions_derived": 0, "added": 0,
+                                      "superseded": 0,
                                       "warehouse_rows": existing.height}
         if table.name == "sponsors" and "sponsors" in out.clean:
             out.known["sponsors"] = out.clean["sponsors"]["sponsor_id"]

@@ -155,7 +155,9 @@ def simulate_world(n_sponsors: int, seed: int, start: date = DEFAULT_START,
 
 def _conform(frame: pl.DataFrame, name: str) -> pl.DataFrame:
     table = TRUTH if name == "truth" else TABLES[name]
-    return frame.select([pl.col(c.name).cast(c.dtype) for c in table.columns])
+    # Optional columns the simulator does not write are left out, as a delivery may.
+    return frame.select([pl.col(c.name).cast(c.dtype) for c in table.columns
+                         if c.name in frame.columns or not c.nullable])
 
 
 def _sponsors_frame(pop: Population, ids: pl.Series, rng: np.random.Generator,

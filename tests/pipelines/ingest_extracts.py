@@ -164,8 +164,8 @@ def damaged_rows() -> tuple[dict[str, Rows], dict[str, dict[int, set[str]]]]:
         row["register_name"] = "from the register"
     add("sponsors", sponsor("1234567"), {"sponsor_id_format"})
     add("sponsors", sponsor(None), {"sponsor_id_not_null"})
-    add("sponsors", sponsor("34567890"), {"sponsor_id_unique"})
-    add("sponsors", sponsor("34567890", name="Twin"), {"sponsor_id_unique"})
+    add("sponsors", sponsor("34567890"), {"key_unique"})
+    add("sponsors", sponsor("34567890", name="Twin"), {"key_unique"})
     add("sponsors", sponsor("45678901", legal_form="LTD"), {"legal_form_in_set"})
     add("sponsors", sponsor("56789012", founded_on="01-02-2010"), {"founded_on_parseable"})
     add("sponsors", sponsor("67890123", recognised_on="2009-12-31"),
@@ -210,9 +210,10 @@ def damaged_rows() -> tuple[dict[str, Rows], dict[str, dict[int, set[str]]]]:
                       "total_gross_wage": "1000", "filed_on": "2024-02-05",
                       "is_correction": "false"}, {"headcount_in_range"})
 
+    # Lawful advance notice (filed before the event): unusual, counted, never quarantined.
     add("notifications", {"notification_id": "N2", "sponsor_id": ids[0], "person_key": None,
                           "kind": "SPONSOR_CHANGED", "event_on": "2024-05-10",
-                          "filed_on": "2024-05-01"}, {"filed_on_not_before_event_on"})
+                          "filed_on": "2024-05-01"}, set())
     add("inspections", {"inspection_id": "I3", "sponsor_id": ids[2], "opened_on": "2023-01-10",
                         "closed_on": "2023-02-01", "selection": "RANDOM",
                         "outcome": "OPEN", "findings": "UNDERPAYMENT;BRIBERY",

@@ -18,27 +18,9 @@ def _documented_columns(contract_doc: Path, table: str) -> list[str]:
             if line.startswith("| ") and not line.startswith("| column")]
 
 
-#: Optional columns that version 2 of the contract adds (its "Changes" section) and that
-#: the code does not read yet: issue 16 (knowledge time) implements them.
-VERSION_2_PENDING: dict[str, tuple[str, ...]] = {
-    "sponsors": ("recorded_on",), "sponsor_officers": ("recorded_on",),
-    "inspections": ("recorded_on", "plan_id", "inclusion_probability"),
-}
-
-
 @pytest.mark.parametrize("table", list(TABLES))
 def test_columns_match_the_contract_document(contract_doc: Path, table: str) -> None:
-    pending = VERSION_2_PENDING.get(table, ())
-    documented = [c for c in _documented_columns(contract_doc, table) if c not in pending]
-    assert TABLES[table].column_names == documented
-
-
-@pytest.mark.xfail(strict=True, reason="contract version 2 columns not implemented yet "
-                                       "(issue 16); remove VERSION_2_PENDING when they are")
-def test_version_2_columns_are_implemented(contract_doc: Path) -> None:
-    missing = {table: [c for c in columns if c not in TABLES[table].column_names]
-               for table, columns in VERSION_2_PENDING.items()}
-    assert missing == {table: [] for table in VERSION_2_PENDING}
+    assert TABLES[table].column_names == _documented_columns(contract_doc, table)
 
 
 def test_only_nationality_is_restricted() -> None:

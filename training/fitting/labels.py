@@ -2,8 +2,9 @@
 
 For a snapshot of sponsor S as of T and a horizon H: 1 where an inspection of S opened in
 (T, T+H] closed with VIOLATION, 0 where every such closed inspection found NO_VIOLATION,
-unknown (null) otherwise. An inspection counts only where it had closed by ``known_until``
-(the training cut-off): an outcome learned later was not known when the model was trained.
+unknown (null) otherwise. Labels have a knowledge time: with ``known_until`` (the training
+cut-off) each inspection counts as its latest version recorded by then, and an outcome
+closed later is still open; an outcome changed on appeal later is not seen.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from collections.abc import Iterable
 from datetime import date
 
 import polars as pl
+
+from features.pit import conform
+from sponsorwatch.contract import TABLES
+from sponsorwatch.history import as_known_on, current, derive_versions
 
 #: Order in which a snapshot's selection is reported when several inspections decide it:
 #: a RANDOM one first, because only those make the snapshot part of the unbiased sample.
@@ -39,11 +44,12 @@ def build_labels(inspections: pl.LazyFrame, as_of_dates: Iterable[date],
     """One row per (sponsor, as_of) that had any inspection open in (T, T+H].
 
     Args:
-        inspections: the contract table (``sponsor_id, opened_on, closed_on, selection,
-            outcome``).
+        inspections: the contract table, every version of each inspection
+            (``sponsor_id, opened_on, closed_on, selection, outcome``, ``recorded_on``).
         as_of_dates: snapshot dates T.
         horizon_months: H.
-        known_until: outcomes closed after this day count as not yet known (still open).
+        known_until: the versions recorded by this day only; outcomes closed after it
+            count as not yet known (still open). Without it, the latest versions.
 
     Returns:
         LazyFrame ``sponsor_id, as_of, label`` (Int8, null = unknown), ``selection`` (the
@@ -56,6 +62,9 @@ def build_labels(inspections: pl.LazyFrame, as_of_dates: Iterable[date],
                                     "label": pl.Int8, "selection": pl.String})
     windows = pl.LazyFrame({"as_of": dates}, schema={"as_of": pl.Date}).with_columns(
         window_end=pl.col("as_of").dt.offset_by(f"{horizon_months}mo"))
+    versions = derive_versions("inspections", conform(TABLES["inspections"], inspections))
+    inspections = (current("inspections", versions) if known_until is None
+                   else as_known_on("inspections", versions, known_until))
     closed = pl.col("closed_on").is_not_null()
     if known_until is not None:
         closed = closed & (pl.col("closed_on") <= known_until)

@@ -53,13 +53,15 @@ def score_frame(model: RiskModel, features_frame: pl.DataFrame, sponsors_frame: 
         One row per feature row, ``rank`` 1 = highest score (ties broken by the booster's
         margin, then sponsor_id), columns :data:`SCORE_COLUMNS` then the feature columns.
     """
+    from sponsorwatch.history import known_versions
     from sponsorwatch.sbi import sbi_section
 
     scores = model.predict(features_frame)
     margins = model.margin(features_frame)
     reasons = [[r.as_dict() for r in row] for row in model.explain(features_frame,
                                                                    top=top_reasons)]
-    sponsors = (sponsors_frame.select("sponsor_id", "name", "sbi_code", "postcode4")
+    sponsors = (known_versions("sponsors", sponsors_frame)
+                .select("sponsor_id", "name", "sbi_code", "postcode4")
                 .unique("sponsor_id", keep="first")
                 .with_columns(sector=sbi_section(pl.col("sbi_code"))))
     scored = (features_frame.select("sponsor_id", "as_of", *model.feature_names)

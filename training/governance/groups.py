@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from sponsorwatch.history import known_versions
 from sponsorwatch.sbi import sbi_section
 
 #: The restricted attribute, as the contract declares it; read only by this module.
@@ -109,7 +110,7 @@ def load_restricted_attributes(warehouse_dir: Path, as_of: date | None = None) -
 def audit_groups(tables: Mapping[str, pl.LazyFrame], as_of: date) -> pl.LazyFrame:
     """Unrestricted audit groups per sponsor: ``sector`` (SBI section), ``size_class`` (latest
     headcount filed on or before ``as_of``) and ``postcode_area`` (first postcode digit)."""
-    sponsors = tables["sponsors"].select(
+    sponsors = known_versions("sponsors", tables["sponsors"], as_of).select(
         "sponsor_id",
         sector=sbi_section(pl.col("sbi_code")),
         postcode_area=pl.col("postcode4").str.slice(0, 1).fill_null(UNKNOWN))
