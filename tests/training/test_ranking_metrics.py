@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from sklearn.metrics import average_precision_score
 
 from training.fitting.metrics import (
@@ -45,3 +46,16 @@ def test_calibration_curve_bins_cover_all_rows() -> None:
     curve = calibration_curve((p > 0.5).astype(float), p, n_bins=10)
     assert sum(curve["count"]) == 95
     assert curve["predicted"] == sorted(curve["predicted"])
+
+
+def test_average_precision_is_sklearns_where_no_score_ties() -> None:
+    rng = np.random.default_rng(7)
+    for n in (10, 500, 5_000):
+        y = (rng.random(n) < 0.1).astype(float)
+        scores = rng.random(n)  # continuous: no ties
+        assert average_precision(y, scores) == pytest.approx(
+            average_precision_score(y, scores), abs=1e-12)
+    tied = np.array([0.5, 0.5, 0.1])
+    # With ties the served order decides (first listed first); sklearn pools the tie.
+    assert average_precision(np.array([1.0, 0.0, 0.0]), tied) == pytest.approx(1.0)
+    assert average_precision_score([1, 0, 0], tied) == pytest.approx(0.5)

@@ -37,7 +37,10 @@ def recall_at_k(y_true: np.ndarray, scores: np.ndarray, k: int) -> float:
 
 
 def average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
-    """Mean of precision at each positive's rank (sklearn's definition, stable ties)."""
+    """Mean of precision at each positive's rank in the served order (ties broken by
+    position, as a ranking is). Equal to scikit-learn's ``average_precision_score`` where
+    no scores tie; sklearn treats tied scores as one threshold, which no inspection list
+    does, so it is not used here (tests/training/test_ranking_metrics.py compares them)."""
     ranked = _ranked(y_true, scores)
     total = ranked.sum()
     if not total:
@@ -48,9 +51,13 @@ def average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
 
 
 def brier_score(y_true: np.ndarray, probabilities: np.ndarray) -> float:
+    """Mean squared difference of probability and outcome (scikit-learn's); nan when empty."""
+    from sklearn.metrics import brier_score_loss
+
     y = np.asarray(y_true, dtype=float)
-    p = np.asarray(probabilities, dtype=float)
-    return float(np.mean((p - y) ** 2)) if y.size else float("nan")
+    if y.size == 0:
+        return float("nan")
+    return float(brier_score_loss(y, np.asarray(probabilities, dtype=float), pos_label=1.0))
 
 
 def auc_roc(y_true: np.ndarray, scores: np.ndarray) -> float:
