@@ -15,6 +15,7 @@ import polars as pl
 
 from serving.web.i18n import Language, feature_text, feature_value
 from serving.web.ranking import RankingView
+from sponsorwatch.spreadsheet import XLSX_TEXT_OPTIONS, neutralise_formulas
 
 #: Reasons per sponsor in an export (the snapshot keeps the top three).
 EXPORT_REASONS = 3
@@ -76,8 +77,9 @@ def export_frame(view: RankingView, rows: pl.DataFrame, lang: Language,
 
 
 def to_csv(frame: pl.DataFrame) -> bytes:
-    """UTF-8 with a byte-order mark, so spreadsheet programs read the accents right."""
-    return "\ufeff".encode() + frame.write_csv().encode("utf-8")
+    """UTF-8 with a byte-order mark, so spreadsheet programs read the accents right; text
+    that would start a formula is neutralised."""
+    return "\ufeff".encode() + neutralise_formulas(frame).write_csv().encode("utf-8")
 
 
 def to_xlsx(frame: pl.DataFrame, about: Mapping[str, str]) -> bytes:
@@ -87,7 +89,7 @@ def to_xlsx(frame: pl.DataFrame, about: Mapping[str, str]) -> bytes:
     import xlsxwriter
 
     out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    book = xlsxwriter.Workbook(out, {"in_memory": True, **XLSX_TEXT_OPTIONS})
     widths = {"name": 32, "sector": 28, "reason_1": 60, "reason_2": 60, "reason_3": 60}
     frame.write_excel(workbook=book, worksheet="ranking", header_format={"bold": True},
                       autofilter=False, table_style=None, freeze_panes=(1, 0),

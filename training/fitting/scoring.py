@@ -103,6 +103,7 @@ def write_scores(frame: pl.DataFrame, scores_dir: Path, as_of: date,
     Raises:
         ValueError: for an ``out`` that is neither .csv nor .parquet.
     """
+    from sponsorwatch.spreadsheet import neutralise_formulas
     from sponsorwatch.storage import atomic_path, write_parquet_atomic
 
     if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
@@ -112,7 +113,7 @@ def write_scores(frame: pl.DataFrame, scores_dir: Path, as_of: date,
     if out is not None:
         if out.suffix.lower() == ".csv":
             with atomic_path(out) as tmp:
-                reasons_as_text(frame).write_csv(tmp)
+                neutralise_formulas(reasons_as_text(frame)).write_csv(tmp)
         else:
             write_parquet_atomic(frame, out)
     return path

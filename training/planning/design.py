@@ -114,6 +114,7 @@ def write_plan(plan: pl.DataFrame, design: PlanDesign, home: Path, as_of: date,
     Raises:
         ValueError: for an ``out`` of another kind.
     """
+    from sponsorwatch.spreadsheet import neutralise_formulas
     from sponsorwatch.storage import atomic_path, write_json_atomic, write_parquet_atomic
 
     if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".json"):
@@ -131,7 +132,7 @@ def write_plan(plan: pl.DataFrame, design: PlanDesign, home: Path, as_of: date,
             flat = plan_for_export(plan)
             with atomic_path(out) as tmp:
                 if suffix == ".csv":
-                    flat.write_csv(tmp)
+                    neutralise_formulas(flat).write_csv(tmp)
                 else:
                     flat.write_json(tmp)
     return path
