@@ -10,6 +10,7 @@ from sklearn.metrics import average_precision_score
 
 from training.fitting.metrics import (
     average_precision,
+    brier_score,
     calibration_curve,
     precision_at_k,
     ranking_metrics,
@@ -59,3 +60,13 @@ def test_average_precision_is_sklearns_where_no_score_ties() -> None:
     # With ties the served order decides (first listed first); sklearn pools the tie.
     assert average_precision(np.array([1.0, 0.0, 0.0]), tied) == pytest.approx(1.0)
     assert average_precision_score([1, 0, 0], tied) == pytest.approx(0.5)
+
+
+def test_brier_is_sklearns_and_undefined_for_points() -> None:
+    from sklearn.metrics import brier_score_loss
+
+    y = np.array([0.0, 1.0, 1.0, 0.0])
+    p = np.array([0.1, 0.8, 0.6, 0.3])
+    assert brier_score(y, p) == brier_score_loss(y, p)
+    assert math.isnan(brier_score(y, np.array([0.0, 3.0, 4.0, 1.0])))  # crude-rule points
+    assert math.isnan(brier_score(np.array([]), np.array([])))

@@ -51,13 +51,15 @@ def average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
 
 
 def brier_score(y_true: np.ndarray, probabilities: np.ndarray) -> float:
-    """Mean squared difference of probability and outcome (scikit-learn's); nan when empty."""
+    """Mean squared difference of probability and outcome (scikit-learn's); nan when empty
+    or when the scores are not probabilities (the crude rule's points)."""
     from sklearn.metrics import brier_score_loss
 
     y = np.asarray(y_true, dtype=float)
-    if y.size == 0:
+    p = np.asarray(probabilities, dtype=float)
+    if y.size == 0 or p.min() < 0 or p.max() > 1:
         return float("nan")
-    return float(brier_score_loss(y, np.asarray(probabilities, dtype=float), pos_label=1.0))
+    return float(brier_score_loss(y, p, pos_label=1.0))
 
 
 def auc_roc(y_true: np.ndarray, scores: np.ndarray) -> float:
