@@ -81,6 +81,14 @@ def first_day_of_year(years: np.ndarray | int) -> np.ndarray:
         "datetime64[D]").astype(np.int64)
 
 
+def delays(rng: np.random.Generator, n: int, *, median: float, cap: int,
+           same_day: float = 0.0, spread: float = 0.8) -> np.ndarray:
+    """Days from an event to its registration: 0 for a share ``same_day``, otherwise 1 to
+    ``cap`` days, right-skewed around ``median`` (lognormal with that median)."""
+    days = np.clip(np.round(median * np.exp(spread * rng.standard_normal(n))), 1, cap)
+    return np.where(rng.random(n) < same_day, 0, days.astype(np.int64))
+
+
 def date_series(name: str, days: np.ndarray, null_from: int | None = NEVER) -> pl.Series:
     """A polars Date column; days at or beyond ``null_from`` become null."""
     values = np.asarray(days, dtype=np.int64)

@@ -6,7 +6,10 @@ inspectors' own knowledge, and TIP inspections that mostly concern real abuse. A
 finds abuse that is running with the typology's detection probability, sometimes finds a
 minor breach at a clean sponsor, and sometimes ends inconclusive or is still open at the
 end of the window. Found abuse can lead to revocation, which ends the recognition and
-stops the sponsor's hiring.
+stops the sponsor's hiring (and its abuse); a share of the abusers found and not revoked
+stop abusing soon after. RANDOM and RISK_BASED inspections come from a yearly plan
+(``PLAN-<year>``) whose design is known: the random slice's share of the active sponsors,
+and certainty for the risk-based picks.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.simulate.calendar import NEVER
+from pipelines.simulate.calendar import NEVER, delays, year_of_day
 from pipelines.simulate.population import SECTOR_INDEX, Population
 from pipelines.simulate.typologies import TYPOLOGIES
 
@@ -32,6 +35,13 @@ INCONCLUSIVE = 0.05
 #: Weight of the inspectors' own knowledge next to the crude rule (0 = rule only).
 INSPECTOR_INTEL = 1.6
 FINE_PER_FINDING = 3000.0
+#: Share of abusers found (and not revoked) who stop abusing within STOP_WITHIN_DAYS.
+STOP_AFTER_FOUND = 0.4
+STOP_WITHIN_DAYS = 120
+#: Share of revocations decided months after the day they take effect (retroactive), and
+#: how many days later; the others are recorded weeks after their effect.
+RETROACTIVE_SHARE = 0.25
+RETROACTIVE_DAYS = (60, 270)
 #: Sectors the crude rule singles out.
 CRUDE_RULE_SECTORS = ("restaurants", "hair_beauty")
 
@@ -53,6 +63,10 @@ class InspectionRecords:
     outcome: np.ndarray  # object
     findings: list[list[str] | None]
     fine: np.ndarray  # nan where none
+    plan_id: np.ndarray  # object: the plan that chose the sponsor, None for TIP
+    inclusion_probability: np.ndarray  # nan where no plan chose the sponsor
+    #: The inspection led to the revocation (or suspension) of the recognition.
+    revoked: np.ndarray
 
 
 def run_inspections(pop: Population, hires: np.ndarray, year_starts: np.ndarray,
@@ -80,13 +94,34 @@ def run_inspections(pop: Population, hires: np.ndarray, year_starts: np.ndarray,
         risk_pick = np.zeros(pop.n, dtype=bool)
         risk_pick[chosen] = True
         tip_pick = active & (rng.random(pop.n) < np.where(abusing, TIP_ABUSIVE, TIP_CLEAN))
-        for selection, pick in (("RANDOM", random_pick), ("RISK_BASED", risk_pick),
-                                ("TIP", tip_pick)):
+        plan = f"PLAN-{year_of_day(np.array([ys]))[0]}"
+        # The plan's design: the random slice is a share of the active sponsors drawn at
+        # random; risk-based picks are taken with certainty.
+        random_share = random_pick.sum() / max(int(active.sum()), 1)
+        for selection, pick, plan_id, inclusion in (
+                ("RANDOM", random_pick, plan, random_share),
+                ("RISK_BASED", risk_pick, plan, 1.0), ("TIP", tip_pick, None, np.nan)):
             idx = np.flatnonzero(pick)
             if idx.size:
-                parts.append(_inspect(pop, idx, selection, ys, ye, fines_so_far, hires,
-                                      year_starts, rng))
+                part = _inspect(pop, idx, selection, ys, ye, fines_so_far, hires,
+                                year_starts, rng)
+                part["plan_id"] = np.full(idx.size, plan_id, dtype=object)
+                part["inclusion_probability"] = np.full(idx.size, inclusion, dtype=float)
+                parts.append(part)
+    _end_abuse_with_recognition(pop)
     return _concat(parts)
+
+
+def _end_abuse_with_recognition(pop: Population) -> None:
+    """Abuse through a sponsor stops when its recognition ends (revoked, bankrupt,
+    withdrawn); a sponsor revoked before its abuse began never abused."""
+    abusive = pop.is_abusive
+    pop.abuse_until = np.where(abusive, np.minimum(pop.abuse_until, pop.ended),
+                               pop.abuse_until)
+    never = abusive & (pop.abuse_until <= pop.abuse_from)
+    pop.typologies[never] = False
+    pop.abuse_from[never] = NEVER
+    pop.abuse_until[never] = NEVER
 
 
 def _inspect(pop: Population, idx: np.ndarray, selection: str, ys: int, ye: int,
@@ -143,10 +178,18 @@ def _inspect(pop: Population, idx: np.ndarray, selection: str, ys: int, ye: int,
     pop.ended[sponsors] = day
     reason = np.where(rng.random(sponsors.size) < 0.9, "REVOKED", "SUSPENDED")
     pop.end_reason[sponsors] = reason
+    retroactive = rng.random(sponsors.size) < RETROACTIVE_SHARE
+    pop.end_recorded[sponsors] = day + np.where(
+        retroactive, rng.integers(*RETROACTIVE_DAYS, sponsors.size),
+        delays(rng, sponsors.size, median=21, cap=56, spread=0.5))
     _stop_hiring(hires, year_starts, sponsors, day, rng)
+    # Some of those found and left recognised stop abusing soon after.
+    stops = real & ~revoke & ~still_open & (rng.random(idx.size) < STOP_AFTER_FOUND)
+    stop_day = closed + rng.integers(0, STOP_WITHIN_DAYS, idx.size)
+    pop.abuse_until[idx[stops]] = np.minimum(pop.abuse_until[idx[stops]], stop_day[stops])
     return {"sponsor": idx, "opened": opened, "closed": np.where(still_open, NEVER, closed),
             "selection": np.full(idx.size, selection, dtype=object), "outcome": outcome,
-            "findings": findings, "fine": fine}
+            "findings": findings, "fine": fine, "revoked": revoke}
 
 
 def _stop_hiring(hires: np.ndarray, year_starts: np.ndarray, sponsors: np.ndarray,
@@ -165,7 +208,9 @@ def _concat(parts: list[dict[str, object]]) -> InspectionRecords:
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return InspectionRecords(empty, empty, empty, np.zeros(0, dtype=object),
-                                 np.zeros(0, dtype=object), [], np.zeros(0))
+                                 np.zeros(0, dtype=object), [], np.zeros(0),
+                                 np.zeros(0, dtype=object), np.zeros(0),
+                                 np.zeros(0, dtype=bool))
     findings: list[list[str] | None] = []
     for p in parts:
         findings.extend(p["findings"])  # type: ignore[arg-type]
@@ -176,11 +221,16 @@ def _concat(parts: list[dict[str, object]]) -> InspectionRecords:
         selection=np.concatenate([p["selection"] for p in parts]),  # type: ignore[misc]
         outcome=np.concatenate([p["outcome"] for p in parts]),  # type: ignore[misc]
         findings=findings,
-        fine=np.concatenate([p["fine"] for p in parts]))  # type: ignore[misc]
+        fine=np.concatenate([p["fine"] for p in parts]),  # type: ignore[misc]
+        plan_id=np.concatenate([p["plan_id"] for p in parts]),  # type: ignore[misc]
+        inclusion_probability=np.concatenate(
+            [p["inclusion_probability"] for p in parts]),  # type: ignore[misc]
+        revoked=np.concatenate([p["revoked"] for p in parts]))  # type: ignore[misc]
 
 
 def link_phoenixes(pop: Population, rng: np.random.Generator) -> np.ndarray:
-    """Tie each phoenix to a sponsor revoked before it was recognised (officer or address).
+    """Tie each phoenix to a sponsor revoked (and the revocation recorded) before it was
+    recognised (officer or address).
 
     Returns a boolean per sponsor: the phoenix shares an officer with its predecessor.
     Phoenixes recognised before any revocation lose the typology (they keep the abuse they
@@ -189,9 +239,10 @@ def link_phoenixes(pop: Population, rng: np.random.Generator) -> np.ndarray:
     from pipelines.simulate.population import TYPOLOGY_INDEX
 
     col = TYPOLOGY_INDEX["phoenix"]
+    # A phoenix rises once the revocation is decided (recorded), whatever day it took effect.
     revoked = np.flatnonzero(pop.end_reason == "REVOKED")
-    revoked = revoked[np.argsort(pop.ended[revoked], kind="stable")]
-    revoked_days = pop.ended[revoked]
+    revoked = revoked[np.argsort(pop.end_recorded[revoked], kind="stable")]
+    revoked_days = pop.end_recorded[revoked]
     phoenix = np.flatnonzero(pop.typologies[:, col])
     available = np.searchsorted(revoked_days, pop.recognised[phoenix] - 30, side="right")
     linked = available > 0

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.simulate.calendar import NEVER, first_day_of_year, year_of_day
+from pipelines.simulate.calendar import NEVER, delays, first_day_of_year, year_of_day
 from pipelines.simulate.typologies import (
     ARCHETYPE_NAMES,
     ARCHETYPES,
@@ -51,6 +51,9 @@ class Population:
     recognised: np.ndarray
     ended: np.ndarray
     end_reason: np.ndarray
+    #: Day the end was recorded at the IND (weeks after its effect; months for a
+    #: retroactive revocation); NEVER where recognition does not end.
+    end_recorded: np.ndarray
     address: np.ndarray
     postcode4: np.ndarray
     #: Boolean matrix sponsor x typology.
@@ -102,6 +105,7 @@ def draw_population(n: int, start: int, end: int, rng: np.random.Generator) -> P
         stock=np.zeros(n), locals_=np.zeros(n, dtype=np.int64),
         founded=np.zeros(n, dtype=np.int64), recognised=recognised,
         ended=np.full(n, NEVER, dtype=np.int64), end_reason=np.full(n, "", dtype=object),
+        end_recorded=np.full(n, NEVER, dtype=np.int64),
         address=np.arange(n, dtype=np.int64), postcode4=np.zeros(n, dtype=np.int64),
         typologies=np.zeros((n, len(TYPOLOGIES)), dtype=bool),
         abuse_from=np.full(n, NEVER, dtype=np.int64),
@@ -156,15 +160,37 @@ def _draw_size(pop: Population, rng: np.random.Generator) -> None:
          pop.is_archetype("it_consultancy"), pop.is_archetype("startup")],
         [4.0, 10.0, 2.5, 1.3], 1.0)
     pareto = rng.pareto(1.4, pop.n) + 1.0
-    pop.stock = np.minimum(0.6 * pareto * sector_factor * archetype_factor, 3000.0)
+    max_stock = np.array([s.max_stock for s in SECTORS])[pop.sector]
+    pop.stock = np.minimum(0.6 * pareto * sector_factor * archetype_factor, max_stock)
     share = np.array([s.migrant_share for s in SECTORS])[pop.sector]
     share = np.clip(share * rng.lognormal(0.0, 0.45, pop.n), 0.02, 0.9)
     share = np.where(pop.is_archetype("it_consultancy"), rng.uniform(0.6, 0.95, pop.n), share)
     share = np.where(pop.is_archetype("university"), rng.uniform(0.12, 0.3, pop.n), share)
-    pop.locals_ = np.maximum(np.round(pop.stock * (1 - share) / share), 1).astype(np.int64)
     branch = pop.is_archetype("branch_office")
     pop.stock[branch] = rng.choice([1.0, 1.0, 1.5, 2.0, 3.0, 4.0], int(branch.sum()))
+    _hold_permit_shares(pop, fixed=branch)
+    pop.locals_ = np.maximum(np.round(pop.stock * (1 - share) / share), 1).astype(np.int64)
     pop.locals_[branch] = (rng.random(int(branch.sum())) < 0.3).astype(np.int64)
+
+
+def _hold_permit_shares(pop: Population, fixed: np.ndarray) -> None:
+    """Scale the sizes of each sector's sponsors (all but ``fixed``) so the sector's expected
+    share of the window's permits is its ``permit_share``: the public figure where the brief
+    gives one. Without this, one large sponsor decides a small world's sector mix."""
+    tenure = np.array([s.tenure_months for s in SECTORS])[pop.sector]
+    tenure = np.where(pop.is_archetype("university"), 26.0, tenure)
+    days = np.clip(pop.end - np.maximum(pop.recognised, pop.start), 0, None)
+    hires = pop.stock / (tenure * 30.4) * days
+    # Every sponsor recognised in the window comes with a first application (plan_hires).
+    first = (pop.recognised >= pop.start).astype(float)
+    k = len(SECTORS)
+    scalable = np.bincount(pop.sector, weights=np.where(fixed, 0.0, hires), minlength=k)
+    held = np.bincount(pop.sector, weights=np.where(fixed, hires, 0.0) + first, minlength=k)
+    wanted = (np.array([s.permit_share for s in SECTORS]) * (hires.sum() + first.sum())
+              - held)
+    factor = np.where(scalable > 0, np.maximum(wanted, 0.05 * scalable)
+                      / np.maximum(scalable, 1e-9), 1.0)
+    pop.stock = np.where(fixed, pop.stock, np.minimum(pop.stock * factor[pop.sector], 3000.0))
 
 
 def _draw_founding(pop: Population, rng: np.random.Generator) -> None:
@@ -308,6 +334,8 @@ def _draw_exits(pop: Population, rng: np.random.Generator) -> None:
                         size=pop.n, p=[0.4, 0.5, 0.1])
     pop.ended = np.where(exits, exit_day, NEVER)
     pop.end_reason = np.where(exits, reason, "")
+    # The IND learns of a bankruptcy or a withdrawal days to weeks after it takes effect.
+    pop.end_recorded = np.where(exits, exit_day + delays(rng, pop.n, median=12, cap=70), NEVER)
 
 
 def year_starts(start: int, end: int) -> np.ndarray:

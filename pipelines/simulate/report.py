@@ -12,21 +12,25 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.simulate.knowledge import knowledge_markdown, knowledge_time
 from pipelines.simulate.typologies import (
     ARCHETYPES,
     LOOK_ALIKE_BEHAVIOURS,
+    PUBLIC_PERMIT_SHARES,
     SECTORS,
     TYPOLOGIES,
     TYPOLOGY_NAMES,
 )
+from sponsorwatch.history import current
 
 #: Recognised sponsors on the public register (brief: ~4,700 in 2018, 10,000-10,500 in
 #: 2024, 12,885 on 1 July 2026).
 PUBLIC_SPONSORS = {2018: 4700, 2024: 10250}
 #: Permits for knowledge migrants (brief: 9,100 in 2016, 13,900 in 2017, ~13,000 in 2023).
 PUBLIC_PERMITS = {2016: 9100, 2017: 13900, 2023: 13000}
-#: Shares of non-EU labour migrants by sector (brief: business services 24%, ICT 23%).
-PUBLIC_SECTOR_SHARES = {"business_services": 0.24, "ict": 0.23}
+#: Shares of non-EU labour migrants by sector (brief: business services 24%, ICT 23%); the
+#: brief gives none for the other sectors.
+PUBLIC_SECTOR_SHARES = PUBLIC_PERMIT_SHARES
 #: Inspection hit rates: 16-25% overall 2007-2009; one third of risk-selected firms (2018).
 PUBLIC_HIT_RATE_OVERALL = (0.16, 0.25)
 PUBLIC_HIT_RATE_RISK = 1 / 3
@@ -56,8 +60,9 @@ def calibration(world: Any, *, n_sponsors: int, seed: int, start: date, end: dat
                 row_counts: dict[str, int]) -> dict[str, Any]:
     """Aggregates of ``world`` (a ``World``) with the public figures they answer to."""
     tables = world.tables
-    sponsors, permits = tables["sponsors"], tables["permits"]
-    inspections, truth = tables["inspections"], tables["truth"]
+    # Sponsors and inspections come in versions: the aggregates read what is known now.
+    sponsors, permits = current("sponsors", tables["sponsors"]), tables["permits"]
+    inspections, truth = current("inspections", tables["inspections"]), tables["truth"]
     years = list(range(start.year, end.year + 1))
     by_year = {y: _recognised_on(sponsors, date(y, 1, 1)) for y in [*years, end.year + 1]}
     anchor = date(2024, 1, 1) if start <= date(2024, 1, 1) <= end else date(end.year, 1, 1)
@@ -99,7 +104,10 @@ def calibration(world: Any, *, n_sponsors: int, seed: int, start: date, end: dat
         & (pl.col("recognition_ended_on").is_null()
            | (pl.col("recognition_ended_on") > active_day))).select("sponsor_id")
     truth_active = active.join(truth, on="sponsor_id")
-    abusing = truth_active.filter(pl.col("is_abusive") & (pl.col("abuse_from") <= active_day))
+    # Abusing on the day: started by then, and not stopped before it.
+    abusing = truth_active.filter(pl.col("is_abusive") & (pl.col("abuse_from") <= active_day)
+                                  & (pl.col("abuse_until").is_null()
+                                     | (pl.col("abuse_until") >= active_day)))
     typology_counts = {t: int(truth.filter(pl.col("typologies").list.contains(t)).height)
                        for t in TYPOLOGY_NAMES}
     profile = world.profile
@@ -120,6 +128,7 @@ def calibration(world: Any, *, n_sponsors: int, seed: int, start: date, end: dat
         "recognised_sponsors_on_1_january": {str(k): v for k, v in by_year.items()},
         "permits_by_year": {str(k): v for k, v in permits_by_year.items()},
         "migrant_sector_shares": sector_shares,
+        "knowledge_time": knowledge_time(tables),
         "inspections_by_selection": selection_rates,
         "recognition_ends_by_year": {k: {str(y): n for y, n in v.items()}
                                      for k, v in sorted(ends.items())},
@@ -129,6 +138,8 @@ def calibration(world: Any, *, n_sponsors: int, seed: int, start: date, end: dat
             "active_sponsors": active.height,
             "abusing_by_day": abusing.height,
             "abusing_share_by_day": round(abusing.height / max(active.height, 1), 4),
+            "abusive_whose_abuse_stopped": int(truth.filter(
+                pl.col("is_abusive") & pl.col("abuse_until").is_not_null()).height),
             "sponsors_per_typology": typology_counts,
             "abusive_share_by_sector": abuse_by_sector,
             "hard_negatives_by_archetype": hard_negatives,
@@ -158,9 +169,12 @@ def _comparisons(by_year: dict[int, int], permits_by_year: dict[int, dict[str, i
     if 2023 in permits_by_year:
         add("permit applications, 2023", permits_by_year[2023]["applications"],
             PUBLIC_PERMITS[2023], round(PUBLIC_PERMITS[2023] * scale), "brief: about 13,000")
-    for sector, public in PUBLIC_SECTOR_SHARES.items():
-        add(f"share of granted permits in {sector}", sector_shares.get(sector), public, public,
-            "brief: non-EU labour migrants by sector")
+    for sector in sorted(SECTORS, key=lambda s: -s.permit_share):
+        public = PUBLIC_SECTOR_SHARES.get(sector.name)
+        add(f"share of granted permits in {sector.name}", sector_shares.get(sector.name, 0.0),
+            public, sector.permit_share,
+            "brief: non-EU labour migrants by sector" if public is not None else
+            "no public figure exists; design value")
     add("hit rate, RANDOM inspections", selection_rates.get("RANDOM", {}).get("hit_rate"),
         None, f"{DESIGN_HIT_RATE_RANDOM[0]:.0%}-{DESIGN_HIT_RATE_RANDOM[1]:.0%}",
         "design: unbiased prevalence of found violations")
@@ -208,9 +222,13 @@ def render_markdown(report: dict[str, Any]) -> str:
               "|---|---|---|"]
     lines += [f"| {y} | {v['applications']:,} | {v['granted']:,} |"
               for y, v in report["permits_by_year"].items()]
-    lines += ["", "## Granted permits by sector", "", "| sector | share |", "|---|---|"]
-    lines += [f"| {s} | {v:.1%} |" for s, v in sorted(report["migrant_sector_shares"].items(),
-                                                      key=lambda kv: -kv[1])]
+    lines += ["", "## Granted permits by sector", "",
+              "| sector | share | public figure | design value |", "|---|---|---|---|"]
+    design = {s.name: s.permit_share for s in SECTORS}
+    lines += [f"| {s} | {v:.1%} | "
+              + (f"{PUBLIC_SECTOR_SHARES[s]:.0%}" if s in PUBLIC_SECTOR_SHARES else "none exists")
+              + f" | {design[s]:.1%} |" if s in design else f"| {s} | {v:.1%} | - | - |"
+              for s, v in sorted(report["migrant_sector_shares"].items(), key=lambda kv: -kv[1])]
     lines += ["", "## Inspections by selection", "", "| selection | inspections | hit rate |",
               "|---|---|---|"]
     lines += [f"| {s} | {v['inspections']:,} | {_cell(v['hit_rate'])} |"
@@ -226,21 +244,23 @@ def render_markdown(report: dict[str, Any]) -> str:
     t = report["truth"]
     lines += ["", "## Ground truth (evaluation only)", "",
               f"- abusive at some point: {t['abusive_share_all']:.1%} of all sponsors",
-              f"- abusing by {t['day']}: {t['abusing_by_day']:,} of {t['active_sponsors']:,} "
+              f"- abusing on {t['day']}: {t['abusing_by_day']:,} of {t['active_sponsors']:,} "
               f"recognised sponsors ({t['abusing_share_by_day']:.1%})",
+              f"- abuse stopped by the last day (abuse_until present): "
+              f"{t.get('abusive_whose_abuse_stopped', 0):,} abusive sponsors (at revocation, "
+              "at another end of recognition, after an inspection found it, or run its course)",
               "- sponsors per typology (overlapping): " + ", ".join(
                   f"{k} {v}" for k, v in t["sponsors_per_typology"].items()),
               "- abusive share by sector: " + ", ".join(
                   f"{k} {v:.1%}" for k, v in t["abusive_share_by_sector"].items()),
               "- honest look-alikes (hard negatives): " + ", ".join(
                   f"{k} {v}" for k, v in t["hard_negatives_by_archetype"].items()),
+              "", *(knowledge_markdown(report["knowledge_time"])
+                    if "knowledge_time" in report else []),
               "", *declared_world_markdown(), "", "## Rows", "", "| table | rows |",
               "|---|---|"]
     lines += [f"| {k} | {v:,} |" for k, v in report["row_counts"].items()]
     return "\n".join(lines) + "\n"
-
-
-
 
 
 def declared_world_markdown() -> list[str]:

@@ -39,6 +39,13 @@ class Sector:
     exit_rate: float = 0.03
     #: Spread (lognormal sigma) of tenures: knowledge workers in IT change jobs often.
     tenure_spread: float = 0.7
+    #: Share of granted permits the sector's sponsors hold (sums to 1): the brief's public
+    #: figure where it gives one (:data:`PUBLIC_PERMIT_SHARES`), a design value otherwise.
+    permit_share: float = 0.0
+    #: Most migrants a sponsor of this sector employs at once: the heavy tail of sizes is
+    #: real where big knowledge employers exist (tech, consultancies, universities), not in
+    #: kitchens, salons, greenhouses or on building sites.
+    max_stock: float = 3000.0
 
 
 SECTORS: tuple[Sector, ...] = (
@@ -46,48 +53,55 @@ SECTORS: tuple[Sector, ...] = (
            4800, ("2512", "2511", "2514", "2521", "2529"),
            (("IND", 0.42), ("TUR", 0.10), ("CHN", 0.08), ("RUS", 0.06), ("UKR", 0.06),
             ("BRA", 0.06), ("PAK", 0.05), ("IRN", 0.05), ("EGY", 0.04), ("USA", 0.04),
-            ("ZAF", 0.04)), tenure_spread=1.1),
+            ("ZAF", 0.04)), tenure_spread=1.1, permit_share=0.23),
     Sector("business_services", ("70221", "69201", "73111", "71121", "82990"), 0.265, 1.2, 0.25,
            1.28, 42, 0.85, 4300, ("2421", "2431", "2411", "2149", "3322"),
            (("IND", 0.18), ("USA", 0.12), ("CHN", 0.10), ("TUR", 0.10), ("GBR", 0.10),
             ("BRA", 0.08), ("ZAF", 0.07), ("RUS", 0.07), ("JPN", 0.06), ("MEX", 0.06),
-            ("EGY", 0.06)), tenure_spread=0.95),
-    Sector("research", ("72190", "72110", "85302"), 0.018, 3.0, 0.22, 1.12, 30, 0.35,
+            ("EGY", 0.06)), tenure_spread=0.95, permit_share=0.24),
+    Sector("research", ("72190", "72110", "85302"), 0.018, 3.0, 0.22, 1.12, 30, 0.5,
            4400, ("2310", "2131", "2111", "2141", "2211"),
            (("CHN", 0.22), ("IND", 0.18), ("IRN", 0.10), ("USA", 0.08), ("BRA", 0.08),
             ("TUR", 0.07), ("RUS", 0.05), ("GBR", 0.07), ("MEX", 0.05), ("PAK", 0.05),
-            ("EGY", 0.05))),
+            ("EGY", 0.05)), permit_share=0.12, max_stock=1500),
     Sector("restaurants", ("56101", "56102", "56210"), 0.095, 0.45, 0.18, 1.07, 34, 1.8,
            2400, ("3434", "5120", "1412"),
            (("TUR", 0.28), ("CHN", 0.18), ("IND", 0.14), ("EGY", 0.08), ("MAR", 0.08),
-            ("SYR", 0.08), ("THA", 0.06), ("PAK", 0.06), ("VNM", 0.04))),
+            ("SYR", 0.08), ("THA", 0.06), ("PAK", 0.06), ("VNM", 0.04)), permit_share=0.035,
+           max_stock=10),
     Sector("hair_beauty", ("96021", "96022"), 0.035, 0.35, 0.30, 1.05, 32, 1.8,
            2300, ("5141", "5142"),
            (("TUR", 0.34), ("MAR", 0.14), ("SYR", 0.12), ("UKR", 0.10), ("IRN", 0.08),
-            ("THA", 0.08), ("VNM", 0.08), ("EGY", 0.06))),
+            ("THA", 0.08), ("VNM", 0.08), ("EGY", 0.06)), permit_share=0.015, max_stock=6),
     Sector("construction", ("41200", "43210", "43221", "42220"), 0.06, 0.65, 0.12, 1.12, 36, 1.6,
            3600, ("3112", "2142", "7411", "3123"),
            (("TUR", 0.24), ("IND", 0.16), ("UKR", 0.14), ("EGY", 0.08), ("BRA", 0.08),
-            ("PAK", 0.08), ("SRB", 0.12), ("ZAF", 0.10))),
+            ("PAK", 0.08), ("SRB", 0.12), ("ZAF", 0.10)), permit_share=0.03, max_stock=40),
     Sector("wholesale", ("46900", "46510", "46460", "46190"), 0.125, 0.65, 0.15, 1.18, 40, 1.1,
            3700, ("3323", "2433", "1324", "2432"),
            (("CHN", 0.26), ("TUR", 0.18), ("IND", 0.16), ("USA", 0.06), ("HKG", 0.06),
-            ("EGY", 0.06), ("BRA", 0.06), ("KOR", 0.08), ("JPN", 0.08))),
+            ("EGY", 0.06), ("BRA", 0.06), ("KOR", 0.08), ("JPN", 0.08)), permit_share=0.08,
+           max_stock=200),
     Sector("agriculture", ("01130", "01191", "01193"), 0.04, 0.6, 0.10, 1.08, 36, 1.7,
            3100, ("6111", "1311", "2132"),
            (("TUR", 0.20), ("UKR", 0.16), ("IND", 0.14), ("KEN", 0.12), ("EGY", 0.10),
-            ("MAR", 0.10), ("ETH", 0.08), ("BRA", 0.10))),
+            ("MAR", 0.10), ("ETH", 0.08), ("BRA", 0.10)), permit_share=0.02, max_stock=25),
     Sector("staffing", ("78201", "78202", "78100"), 0.05, 0.7, 0.5, 1.10, 14, 1.6,
            3200, ("3333", "2512", "3115", "7233"),
            (("IND", 0.30), ("TUR", 0.14), ("UKR", 0.10), ("PHL", 0.12), ("BRA", 0.08),
-            ("PAK", 0.08), ("EGY", 0.08), ("ZAF", 0.10))),
+            ("PAK", 0.08), ("EGY", 0.08), ("ZAF", 0.10)), permit_share=0.08, max_stock=400),
     Sector("manufacturing", ("28990", "26110", "20149", "10890"), 0.087, 1.1, 0.08, 1.28, 44, 0.6,
            4200, ("2144", "2145", "2149", "3115"),
            (("IND", 0.22), ("CHN", 0.16), ("TUR", 0.12), ("KOR", 0.06), ("JPN", 0.06),
-            ("USA", 0.08), ("IRN", 0.08), ("RUS", 0.08), ("BRA", 0.08), ("TWN", 0.06))),
+            ("USA", 0.08), ("IRN", 0.08), ("RUS", 0.08), ("BRA", 0.08), ("TWN", 0.06)),
+           permit_share=0.15),
 )
 
 SECTOR_NAMES: tuple[str, ...] = tuple(s.name for s in SECTORS)
+
+#: Public shares of permits by sector (brief: non-EU labour migrants work mostly in business
+#: services, 24%, and ICT, 23%). No public figure exists for the other sectors.
+PUBLIC_PERMIT_SHARES: dict[str, float] = {"business_services": 0.24, "ict": 0.23}
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
 """The sponsor world: draw it, turn it into the contract tables, write it atomically.
 
 Order of the draw: sponsors and who abuses what; hiring planned per sponsor and year;
-inspections year by year (revocations end recognitions and stop hiring); phoenixes tied
+inspections year by year (revocations end recognitions, hiring and abuse); phoenixes tied
 to revoked predecessors; then, per chunk of sponsors, the employments with their permits,
-payroll, workforce totals and notifications. Each chunk has its own random stream, so the
-world depends only on the seed and its size, never on the machine.
+payroll, workforce totals and notifications. Sponsors, officers and inspections are
+written as the versions in which they were recorded (contract version 2, see
+``versions``). Each chunk has its own random stream, so the world depends only on the seed
+and its size, never on the machine.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pipelines.simulate.payroll import build_payroll
 from pipelines.simulate.population import Population, draw_population, year_starts
 from pipelines.simulate.thresholds import Thresholds
 from pipelines.simulate.typologies import ARCHETYPE_NAMES, ARCHETYPES, SECTORS, TYPOLOGY_NAMES
+from pipelines.simulate.versions import inspection_versions, officer_versions, sponsor_versions
 from sponsorwatch.contract import TABLES, TRUTH
 from sponsorwatch.thresholds import load_thresholds
 
@@ -75,10 +78,12 @@ def generate_world(n_sponsors: int, seed: int, start: date = DEFAULT_START,
         raise ValueError(f"end {end} must be after start {start}")
     table = thresholds if thresholds is not None else load_thresholds()
     lookup = Thresholds(table)
-    streams = np.random.SeedSequence(seed).spawn(8)
+    streams = np.random.SeedSequence(seed).spawn(9)
     rng_pop, rng_hire, rng_insp, rng_names, rng_off, rng_keys = (
         np.random.default_rng(s) for s in streams[:6])
     chunk_seeds = streams[6]
+    # Knowledge time (versions and the days they were recorded) has a stream of its own.
+    rng_versions = np.random.default_rng(streams[8])
     s_day, e_day = day_of(start), day_of(end)
 
     step("population", 0, 4)
@@ -98,9 +103,10 @@ def generate_world(n_sponsors: int, seed: int, start: date = DEFAULT_START,
     key_salt = int(rng_keys.integers(0, 10**10))
     address_salt = int(rng_keys.integers(0, 10**10))
     total_hires = int(hires.sum())
-    sponsors = _sponsors_frame(pop, sponsor_ids, rng_names, excluded_names, address_salt)
+    sponsors = _sponsors_frame(pop, sponsor_ids, rng_names, excluded_names, address_salt,
+                               rng_versions)
     officers = _officers(pop, sponsor_ids, total_hires, shares_officer, key_salt, rng_off)
-    inspections = _inspections_frame(insp, sponsor_ids)
+    inspections = _inspections_frame(insp, sponsor_ids, pop.end, rng_versions)
     truth = _truth_frame(pop, sponsor_ids)
 
     per_sponsor = hires.sum(axis=1)
@@ -130,8 +136,8 @@ def generate_world(n_sponsors: int, seed: int, start: date = DEFAULT_START,
                 kept[name].append(frame)
     step("done", n_chunks, n_chunks)
 
-    officers = pl.concat([officers, *director_rows]).sort(
-        "sponsor_id", "from_date", "role", "officer_key")
+    officers = officer_versions(pl.concat([officers, *director_rows]).sort(
+        "sponsor_id", "from_date", "role", "officer_key"), pop.end, rng_versions)
     tables: dict[str, pl.DataFrame] = {
         "sponsors": sponsors,
         "sponsor_officers": _conform(officers, "sponsor_officers"),
@@ -154,14 +160,15 @@ def simulate_world(n_sponsors: int, seed: int, start: date = DEFAULT_START,
 
 
 def _conform(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Every column of the contract (version 2), in its order and type."""
     table = TRUTH if name == "truth" else TABLES[name]
-    # Optional columns the simulator does not write are left out, as a delivery may.
-    return frame.select([pl.col(c.name).cast(c.dtype) for c in table.columns
-                         if c.name in frame.columns or not c.nullable])
+    return frame.select([pl.col(c.name).cast(c.dtype) for c in table.columns])
 
 
 def _sponsors_frame(pop: Population, ids: pl.Series, rng: np.random.Generator,
-                    excluded_names: frozenset[str], address_salt: int) -> pl.DataFrame:
+                    excluded_names: frozenset[str], address_salt: int,
+                    rng_versions: np.random.Generator) -> pl.DataFrame:
+    """The sponsors' versions: as first recorded at recognition, then each change."""
     sector_name = np.array([s.name for s in SECTORS], dtype=object)[pop.sector]
     trade = names.trade_names(sector_name, pop.legal_form, rng, excluded_names)
     sbi = np.empty(pop.n, dtype=object)
@@ -171,7 +178,6 @@ def _sponsors_frame(pop: Population, ids: pl.Series, rng: np.random.Generator,
         sbi[idx] = codes[rng.integers(0, codes.size, idx.size)]
     university = pop.is_archetype("university")
     sbi[university] = np.where(rng.random(int(university.sum())) < 0.5, "85302", "72190")
-    ended = pop.ended <= pop.end
     frame = pl.DataFrame({
         "sponsor_id": ids,
         "name": trade,
@@ -181,16 +187,20 @@ def _sponsors_frame(pop: Population, ids: pl.Series, rng: np.random.Generator,
         "address_key": names.pseudonyms("AD", pop.address, 9, address_salt),
         "founded_on": date_series("founded_on", pop.founded),
         "recognised_on": date_series("recognised_on", pop.recognised),
-        "recognition_ended_on": date_series("recognition_ended_on",
-                                            np.where(ended, pop.ended, NEVER)),
-        "recognition_end_reason": pl.Series(np.where(ended, pop.end_reason, None).tolist(),
-                                            dtype=pl.String),
+        "recognition_ended_on": pl.Series([None] * pop.n, dtype=pl.Date),
+        "recognition_end_reason": pl.Series([None] * pop.n, dtype=pl.String),
     })
     # A few sponsors registered no address (foreign entities, old records).
     missing = rng.random(pop.n) < np.where(pop.legal_form == "FOREIGN_ENTITY", 0.2, 0.005)
     frame = frame.with_columns(
         pl.when(pl.Series(missing)).then(None).otherwise(pl.col("postcode4")).alias("postcode4"))
-    return _conform(frame, "sponsors")
+
+    def rename(index: np.ndarray) -> pl.Series:
+        return names.trade_names(sector_name[index], pop.legal_form[index], rng_versions,
+                                 excluded_names)
+
+    return _conform(sponsor_versions(pop, frame, rng_versions, rename, address_salt),
+                    "sponsors")
 
 
 def _officers(pop: Population, ids: pl.Series, total_hires: int, shares_officer: np.ndarray,
@@ -316,7 +326,9 @@ def _notifications_frame(rows, ids: pl.Series, persons: pl.Series,  # noqa: ANN0
     })
 
 
-def _inspections_frame(insp, ids: pl.Series) -> pl.DataFrame:  # noqa: ANN001
+def _inspections_frame(insp, ids: pl.Series, last_day: int,  # noqa: ANN001
+                       rng: np.random.Generator) -> pl.DataFrame:
+    """The inspections' versions: opened, closed, and changed on appeal."""
     order = np.lexsort((insp.sponsor, insp.opened))
     frame = pl.DataFrame({
         "inspection_id": [f"INS{i + 1:07d}" for i in range(order.size)],
@@ -328,8 +340,12 @@ def _inspections_frame(insp, ids: pl.Series) -> pl.DataFrame:  # noqa: ANN001
         "findings": pl.Series("findings", [insp.findings[i] for i in order.tolist()],
                               dtype=pl.List(pl.String), strict=False),
         "fine_eur": pl.Series(insp.fine[order], dtype=pl.Float64, nan_to_null=True),
+        "plan_id": pl.Series(insp.plan_id[order].tolist(), dtype=pl.String),
+        "inclusion_probability": pl.Series(insp.inclusion_probability[order],
+                                           dtype=pl.Float64, nan_to_null=True),
     })
-    return _conform(frame, "inspections")
+    return _conform(inspection_versions(frame, insp.revoked[order], last_day, rng),
+                    "inspections")
 
 
 def _truth_frame(pop: Population, ids: pl.Series) -> pl.DataFrame:
@@ -339,6 +355,10 @@ def _truth_frame(pop: Population, ids: pl.Series) -> pl.DataFrame:
         "is_abusive": abusive,
         "typologies": _lists(*np.nonzero(pop.typologies), np.array(TYPOLOGY_NAMES), pop.n),
         "abuse_from": date_series("abuse_from", np.where(abusive, pop.abuse_from, NEVER)),
+        # The last day of abuse (abuse_until is the first day without); null while it goes
+        # on at the world's last day.
+        "abuse_until": date_series("abuse_until", np.where(
+            abusive & (pop.abuse_until <= pop.end), pop.abuse_until - 1, NEVER)),
     }), "truth")
 
 

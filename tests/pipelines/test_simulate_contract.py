@@ -1,5 +1,6 @@
-"""The simulated world is in contract shape: columns, types, keys, enums, cross-field rules,
-references; truth stays in truth; same seed gives the same bytes."""
+"""The simulated world is in contract shape (version 2, every column written): columns,
+types, keys, enums, cross-field rules, references; truth stays in truth; same seed gives
+the same bytes."""
 
 from __future__ import annotations
 
@@ -10,29 +11,39 @@ import polars as pl
 import pytest
 
 from pipelines.simulate import simulate_world, write_world
-from sponsorwatch.contract import TABLES, TRUTH, key_rule, row_rules
+from sponsorwatch.contract import CONTRACT_VERSION, TABLES, TRUTH, key_rule, row_rules
 
 ALL_TABLES = {**TABLES, "truth": TRUTH}
 
 
 def test_every_table_is_written_with_the_contract_schema(small_world_tables: dict) -> None:
+    assert CONTRACT_VERSION == 2
     assert set(small_world_tables) == set(ALL_TABLES)
     for name, table in ALL_TABLES.items():
         frame = small_world_tables[name]
-        # Optional (nullable) columns may be left out, as any delivery may.
-        assert frame.schema == pl.Schema({c.name: c.dtype for c in table.columns
-                                          if c.name in frame.columns}), name
-        assert all(c.nullable for c in table.columns if c.name not in frame.columns), name
+        # Version 2 in full: the optional columns (recorded_on, plan_id,
+        # inclusion_probability, abuse_until) are written too, in the contract's order.
+        assert frame.schema == table.schema, name
         assert frame.height > 0, name
+
+
+def test_knowledge_time_is_never_missing(small_world_tables: dict) -> None:
+    """Every version carries its recorded_on (ingest derives none), and the optional
+    columns the simulator knows are filled where the contract says they apply."""
+    for name in ("sponsors", "sponsor_officers", "inspections"):
+        assert small_world_tables[name]["recorded_on"].null_count() == 0, name
+    inspections = small_world_tables["inspections"]
+    planned = inspections.filter(pl.col("selection").is_in(["RANDOM", "RISK_BASED"]))
+    assert planned["plan_id"].null_count() == 0
+    assert inspections.filter(pl.col("selection").is_in(["TIP", "OTHER"]))[
+        "plan_id"].null_count() == inspections.filter(
+        pl.col("selection").is_in(["TIP", "OTHER"])).height
 
 
 @pytest.mark.parametrize("name", list(ALL_TABLES))
 def test_every_row_passes_every_row_rule_and_the_key(small_world_tables: dict,
                                                      name: str) -> None:
     table, frame = ALL_TABLES[name], small_world_tables[name]
-    # Optional columns left out of the delivery are null, as ingest reads them.
-    frame = frame.with_columns(pl.lit(None, dtype=c.dtype).alias(c.name)
-                               for c in table.columns if c.name not in frame.columns)
     broken = {rule.name: frame.filter(rule.violation()).height
               for rule in [*row_rules(table), key_rule(table)]}
     assert {k: v for k, v in broken.items() if v} == {}
@@ -47,7 +58,7 @@ def test_references_resolve(small_world_tables: dict) -> None:
 
 
 def test_truth_columns_appear_nowhere_else(small_world_tables: dict) -> None:
-    truth_only = {"is_abusive", "typologies", "abuse_from"}
+    truth_only = {"is_abusive", "typologies", "abuse_from", "abuse_until"}
     for name in TABLES:
         assert not truth_only & set(small_world_tables[name].columns), name
 
@@ -96,6 +107,5 @@ def test_chunked_worlds_write_parts_with_unique_keys(tmp_path: Path,
         path = tmp_path / "w" / name
         frame = pl.read_parquet(path / "*.parquet" if path.is_dir()
                                 else path.with_suffix(".parquet"))
-        frame = frame.with_columns(pl.lit(None, dtype=c.dtype).alias(c.name)
-                                   for c in table.columns if c.name not in frame.columns)
+        assert frame.schema == table.schema, name
         assert frame.filter(key_rule(table).violation()).is_empty(), name
