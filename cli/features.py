@@ -35,9 +35,8 @@ def features(
     from rich.progress import Progress
 
     from features.build import as_of_dates, build_feature_history
-    from features.registry import FEATURE_SET_VERSION, feature_names
-    from features.store import write_snapshot
-    from sponsorwatch.storage import read_manifest, scan_warehouse
+    from features.store import snapshot_manifest, write_snapshot
+    from sponsorwatch.storage import scan_warehouse
     from sponsorwatch.thresholds import load_thresholds
 
     settings = settings_of(ctx)
@@ -49,13 +48,11 @@ def features(
         dates = [day] if day is not None else as_of_dates(first, last, every.value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    tables = scan_warehouse(settings.warehouse_dir)
-    manifest = {
-        "feature_set_version": FEATURE_SET_VERSION,
-        "feature_names": feature_names(settings.use_sector),
-        "use_sector": settings.use_sector,
-        "warehouse_manifest": read_manifest(settings.warehouse_dir),
-    }
+    # One state of the warehouse for every snapshot, whatever an ingest swaps in meanwhile;
+    # each snapshot records it (scoring rebuilds, training refuses a stale one).
+    warehouse = settings.warehouse_dir.resolve()
+    tables = scan_warehouse(warehouse)
+    manifest = snapshot_manifest(warehouse, settings.use_sector)
     with Progress() as progress:
         task = progress.add_task("features", total=len(dates))
 

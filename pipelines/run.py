@@ -79,15 +79,12 @@ def features_stage(settings: Settings, dates: list[date],
                    progress: Progress = _quiet) -> int:
     """Build and store one feature snapshot per day; returns how many."""
     from features.build import build_feature_history
-    from features.registry import FEATURE_SET_VERSION, feature_names
-    from features.store import write_snapshot
-    from sponsorwatch.storage import read_manifest, scan_warehouse
+    from features.store import snapshot_manifest, write_snapshot
+    from sponsorwatch.storage import scan_warehouse
     from sponsorwatch.thresholds import load_thresholds
 
-    manifest = {"feature_set_version": FEATURE_SET_VERSION,
-                "feature_names": feature_names(settings.use_sector),
-                "use_sector": settings.use_sector,
-                "warehouse_manifest": read_manifest(settings.warehouse_dir)}
+    warehouse = settings.warehouse_dir.resolve()  # one state, whatever ingest does meanwhile
+    manifest = snapshot_manifest(warehouse, settings.use_sector)
     done = [0]
 
     def write(day: date, snapshot: Any) -> None:
@@ -96,7 +93,7 @@ def features_stage(settings: Settings, dates: list[date],
         progress(f"features: {day}", done[0], len(dates))
 
     progress("features: reading the warehouse", 0, len(dates))
-    build_feature_history(scan_warehouse(settings.warehouse_dir), dates,
+    build_feature_history(scan_warehouse(warehouse), dates,
                           load_thresholds(settings.thresholds_file), settings.use_sector,
                           on_snapshot=write)
     return len(dates)

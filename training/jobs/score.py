@@ -14,26 +14,30 @@ from sponsorwatch.settings import Settings
 
 
 def snapshot(settings: Settings, as_of: date) -> pl.DataFrame:
-    """The feature snapshot as of a day: from the store, or built from the warehouse and
-    stored when missing."""
+    """The feature snapshot as of a day: from the store where it was built from the current
+    warehouse state and feature set; otherwise (missing or stale) built from the warehouse
+    and stored."""
     from features.build import build_feature_history
-    from features.registry import FEATURE_SET_VERSION, feature_names
-    from features.store import snapshot_path, write_snapshot
-    from sponsorwatch.storage import read_manifest, scan_warehouse
+    from features.store import (
+        snapshot_manifest,
+        snapshot_path,
+        stale_snapshots,
+        write_snapshot,
+    )
+    from sponsorwatch.storage import scan_warehouse
     from sponsorwatch.thresholds import load_thresholds
 
+    # One state of the warehouse throughout, even if an ingest swaps in another meanwhile.
+    warehouse = settings.warehouse_dir.resolve()
+    manifest = snapshot_manifest(warehouse, settings.use_sector)
     path = snapshot_path(settings.features_dir, as_of)
-    if path.exists():
+    if path.exists() and not stale_snapshots(settings.features_dir, manifest, [as_of]):
         return pl.read_parquet(path)
-    frame = build_feature_history(scan_warehouse(settings.warehouse_dir), [as_of],
+    frame = build_feature_history(scan_warehouse(warehouse), [as_of],
                                   load_thresholds(settings.thresholds_file),
                                   settings.use_sector)
     assert frame is not None
-    write_snapshot(settings.features_dir, frame, {
-        "feature_set_version": FEATURE_SET_VERSION,
-        "feature_names": feature_names(settings.use_sector),
-        "use_sector": settings.use_sector,
-        "warehouse_manifest": read_manifest(settings.warehouse_dir)})
+    write_snapshot(settings.features_dir, frame, manifest)
     return frame
 
 

@@ -41,15 +41,20 @@ def load_training_set(settings: Settings, until: date, horizon_months: int,
     Raises:
         FileNotFoundError: when the warehouse or the feature store is empty, saying which
             command fills it.
+        features.store.StaleSnapshotsError: when a stored snapshot was built from another
+            warehouse state or feature set, naming the ``sponsorwatch features`` command
+            that rebuilds it (rebuilding dozens of snapshots unasked would surprise).
     """
-    from features.store import scan_snapshots
+    from features.store import check_snapshots, scan_snapshots, snapshot_manifest
     from sponsorwatch.storage import scan_warehouse
 
-    tables = scan_warehouse(settings.warehouse_dir)
+    warehouse = settings.warehouse_dir.resolve()  # one state, whatever ingest does meanwhile
+    tables = scan_warehouse(warehouse)
     if "inspections" not in tables:
         raise FileNotFoundError(f"{settings.warehouse_dir}: no inspections table: nothing to "
                                 "learn from")
     features = scan_snapshots(settings.features_dir)
+    check_snapshots(settings.features_dir, snapshot_manifest(warehouse, settings.use_sector))
     return assemble(features, tables["inspections"], meta.names, horizon_months, until)
 
 
