@@ -36,8 +36,10 @@ def ingest(
 ) -> None:
     """Validate an extract and merge its clean rows into the warehouse.
 
-    Rows that break the contract are quarantined; the extract is validated with
-    great-expectations and its clean rows are merged into `<home>/warehouse` atomically.
+    Rows that break the contract are quarantined; rows whose sponsor is unknown or
+    quarantined are held until a delivery brings that sponsor. The extract is validated
+    with great-expectations and the warehouse `<home>/warehouse` is replaced by a new
+    version atomically. One ingest at a time: a second one stops at once.
     """
     from pipelines.ingest.errors import IngestError
 
@@ -88,10 +90,22 @@ def _run(warehouse_dir: Path, extract: Path, register_file: Path | None, run_gx:
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2, default=str, ensure_ascii=False))
         return
-    for name, counts in result.manifest["tables"].items():
+    manifest = result.manifest
+    for name, counts in manifest["tables"].items():
         typer.echo(f"{name:17} in {counts['rows_in']:>9,}  clean {counts['clean']:>9,}  "
-                   f"quarantined {counts['quarantined']:>7,}  warehouse "
-                   f"{counts['warehouse_rows']:>9,}")
+                   f"held {counts['held']:>6,}  quarantined {counts['quarantined']:>7,}  "
+                   f"warehouse {counts['warehouse_rows']:>9,}")
+    for line in manifest["knowledge_time"].values():
+        typer.echo(f"note: {line}")
+    held, released = manifest["held"], sum(c["released"] for c in manifest["tables"].values())
+    if held["total"] or released:
+        typer.echo(f"held: {held['total']:,} rows of {held['sponsors']:,} sponsors wait for "
+                   f"their sponsor; {released:,} held before were released")
+    warned = {f"{t}.{r}": n for t, rules in manifest["warnings"].items()
+              for r, n in rules.items() if n}
+    if warned:
+        typer.echo("warnings (counted, kept): "
+                   + ", ".join(f"{k} {n:,}" for k, n in warned.items()))
     verdict = {None: "not run", True: "passed", False: "failed (see report)"}[
         result.manifest["validation"]["success"]]
     seconds = result.seconds

@@ -234,7 +234,6 @@ PERMITS = Table(
            pattern=r"^[A-Z]{3}$", restricted=True),
     ),
     cross_rules=(
-        _not_before("permits", "decided_on", "submitted_on"),
         _value_exactly_when_null("permits", "decision", "PENDING", "decided_on"),
         _cross("permits", "validity_present_when_granted",
                "valid_from and valid_until are present when GRANTED",
@@ -245,6 +244,9 @@ PERMITS = Table(
                ("valid_until", "valid_from"),
                lambda: pl.col("valid_until") <= pl.col("valid_from")),
     ),
+    warnings=(_cross("permits", "decided_before_submitted", "decided_on is before submitted_on "
+                     "(no order is stated)", ("decided_on", "submitted_on"),
+                     lambda: pl.col("decided_on") < pl.col("submitted_on")),),
     references=(Reference("sponsor_id", "sponsors", "sponsor_id"),),
 )
 

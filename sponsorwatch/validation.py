@@ -258,13 +258,66 @@ def split_rows(table: Table, frame: pl.DataFrame, parsed: pl.DataFrame,
     flags = rule_flags(table, parsed, known)
     # never empty: every table has a key rule
     bad = flags.select(pl.any_horizontal(pl.all()).alias("bad")).to_series()
-    clean = parsed.select(table.column_names).filter(~bad)
-    source_cols = [c for c in frame.columns if c.startswith(SOURCE_PREFIX)]
-    broken = broken_rules_list(flags.filter(bad))
-    quarantined = pl.concat(
+    return ValidatedRows(parsed.select(table.column_names).filter(~bad),
+                         _quarantined(table, frame, flags, bad))
+
+
+def _quarantined(table: Table, frame: pl.DataFrame, flags: pl.DataFrame,
+                 bad: pl.Series, carry: tuple[str, ...] = ()) -> pl.DataFrame:
+    source_cols = [c for c in frame.columns if c.startswith(SOURCE_PREFIX) or c in carry]
+    return pl.concat(
         [as_text(table, frame.filter(bad)), frame.filter(bad).select(source_cols),
-         broken.to_frame()], how="horizontal")
-    return ValidatedRows(clean, quarantined)
+         broken_rules_list(flags.filter(bad)).to_frame()], how="horizontal")
+
+
+class TriagedRows(NamedTuple):
+    """Rows judged for ingest, where a row whose only fault is a reference is held.
+
+    ``clean`` as in :class:`ValidatedRows`; ``held`` rows with contract types and the
+    ``_source*`` columns of the input (they break only reference rules: the referenced
+    row is unknown); ``quarantined`` as in :class:`ValidatedRows`; ``quarantine_mask``
+    true per input row that was quarantined; ``broken`` the number of rows (held or
+    quarantined) breaking each rule.
+    """
+
+    clean: pl.DataFrame
+    held: pl.DataFrame
+    quarantined: pl.DataFrame
+    quarantine_mask: pl.Series
+    broken: dict[str, int]
+
+
+def triage_rows(table: Table, frame: pl.DataFrame, parsed: pl.DataFrame,
+                known: Mapping[str, pl.Series] | None = None,
+                carry: tuple[str, ...] = ()) -> TriagedRows:
+    """Split a parsed frame (see :func:`parse_table`) into clean, held and quarantined
+    rows. A row breaking a reference rule and no other is held, not quarantined: the
+    contract's grounds for quarantine name the row's own values, and a row whose
+    referenced sponsor is unknown or quarantined waits for that sponsor. A row breaking
+    another rule as well is quarantined (with every rule it breaks). Columns of ``frame``
+    named in ``carry`` go with held and quarantined rows, as the ``_source*`` ones do."""
+    flags = rule_flags(table, parsed, known)
+    references = [reference_rule_name(r) for r in table.references
+                  if reference_rule_name(r) in flags.columns]
+    own = [c for c in flags.columns if c not in references]
+    bad = flags.select(pl.any_horizontal(own)).to_series()
+    waiting = (flags.select(pl.any_horizontal(references)).to_series() & ~bad
+               if references else pl.Series([False] * flags.height, dtype=pl.Boolean()))
+    typed = parsed.select(table.column_names)
+    source_cols = [c for c in frame.columns if c.startswith(SOURCE_PREFIX) or c in carry]
+    held = pl.concat([typed.filter(waiting), frame.filter(waiting).select(source_cols)],
+                     how="horizontal")
+    counts = flags.select(pl.all().cast(pl.Int64()).sum()).row(0, named=True)
+    return TriagedRows(typed.filter(~bad & ~waiting), held,
+                       _quarantined(table, frame, flags, bad, carry), bad,
+                       {rule: int(n) for rule, n in sorted(counts.items()) if n})
+
+
+def warning_flags(table: Table | str, parsed: pl.DataFrame) -> pl.DataFrame:
+    """One Boolean column per warning of the table (``Table.warnings``: lawful but
+    unusual, counted, never grounds for quarantine), true where a row shows it."""
+    table = _table(table)
+    return parsed.select([w.violation().fill_null(False).alias(w.name) for w in table.warnings])
 
 
 def rule_counts(quarantined: pl.DataFrame) -> dict[str, int]:
@@ -275,5 +328,6 @@ def rule_counts(quarantined: pl.DataFrame) -> dict[str, int]:
     return {str(name): int(n) for name, n in counts.sort(RULES_BROKEN).iter_rows()}
 
 
-__all__ = ["ContractViolation", "RULES_BROKEN", "Rule", "ValidatedRows", "parse_table",
-           "rule_counts", "rule_flags", "rule_names", "split_rows", "validate_rows"]
+__all__ = ["ContractViolation", "RULES_BROKEN", "Rule", "TriagedRows", "ValidatedRows",
+           "parse_table", "rule_counts", "rule_flags", "rule_names", "split_rows",
+           "triage_rows", "validate_rows", "warning_flags"]

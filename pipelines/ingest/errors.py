@@ -1,6 +1,8 @@
-"""The one error ingest raises on purpose."""
+"""The errors ingest raises on purpose (all :class:`IngestError`)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from sponsorwatch.validation import ContractViolation
 
@@ -18,3 +20,14 @@ class IngestError(ContractViolation):
     @classmethod
     def from_violation(cls, violation: ContractViolation, file: str) -> IngestError:
         return cls(file, violation.column, violation.rule, violation.detail, violation.table)
+
+
+class WarehouseBusy(IngestError):
+    """Another ingest holds the warehouse's lock: this one stops before touching it."""
+
+    def __init__(self, lock_file: Path, warehouse_dir: Path, holder_pid: str) -> None:
+        self.lock_file, self.holder_pid = lock_file, holder_pid
+        super().__init__(str(lock_file), None, "one_ingest_at_a_time",
+                         f"another ingest (pid {holder_pid}) holds the lock on "
+                         f"{warehouse_dir}; wait for it to finish (a killed ingest releases "
+                         "the lock by itself)")

@@ -31,7 +31,7 @@ import polars as pl
 
 from sponsorwatch.contract import TABLES, Table
 
-from .gx_suites import TableValidation, start_gx, validate_table
+from .gx_validation import TableValidation, start_gx, validate_table
 
 #: Scratch folders are named ``<prefix><pid of the ingest>-<random>``.
 SCRATCH_PREFIX = ".gx-frames-"
@@ -68,7 +68,8 @@ class GxWorker:
         context = multiprocessing.get_context("spawn")
         self._requests: Any = context.Queue()
         self._replies: Any = context.Queue()
-        self._process = context.Process(target=_serve, args=(self._requests, self._replies),
+        self._process = context.Process(target=_serve, args=(self._requests, self._replies,
+                                                             os.getpid()),
                                         name="sponsorwatch-gx", daemon=True)
 
     def __enter__(self) -> GxWorker:
@@ -130,10 +131,12 @@ class GxWorker:
                         "needs") from None
 
 
-def _serve(requests: Any, replies: Any) -> None:
+def _serve(requests: Any, replies: Any, parent: int) -> None:
     """The worker's loop: import GX, validate each frame as it comes, answer on request."""
     # Ctrl-C reaches the whole process group; the parent ends the worker itself
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_with, args=(parent,), daemon=True,
+                     name="sponsorwatch-gx-parent-watch").start()
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
         _thread_lock_for_tqdm()
@@ -159,6 +162,14 @@ def _serve(requests: Any, replies: Any) -> None:
             replies.put(("failed", f"{name}: {traceback.format_exc()}"))
             return
         replies.put(("validated", name))
+
+
+def _end_with(parent: int) -> None:
+    """End this process once the parent is gone: an ingest killed at any step (by the
+    OOM killer, say) must not leave its worker behind, waiting forever for requests."""
+    while os.getppid() == parent:
+        time.sleep(_POLL_SECONDS)
+    os._exit(0)
 
 
 def remove_stale_scratch(parent: Path) -> list[Path]:

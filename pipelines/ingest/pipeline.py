@@ -1,10 +1,11 @@
-"""``sponsorwatch ingest``: read an extract, quarantine broken rows, validate with
-great-expectations, merge into the warehouse and swap it in whole.
+"""``sponsorwatch ingest``: read an extract, check every row (clean, held or
+quarantined), validate with great-expectations, merge into the warehouse and publish it
+as a new version.
 
-Order matters: sponsors are checked first, and every other table's references are
-checked against the sponsors of the merged clean warehouse (this extract's clean sponsors
-plus those already ingested), so a row about a quarantined or unknown sponsor is
-quarantined too and the clean layer keeps its references intact.
+One ingest at a time per warehouse (:mod:`.lock`). The warehouse path is a symlink to a
+version folder, replaced atomically (:func:`sponsorwatch.storage.versioned_directory`):
+readers always open one complete warehouse, and a crash at any step leaves the previous
+one in place. Checking and merging: :mod:`.merge`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import datetime as dt
 import importlib.metadata
 import json
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,20 +22,25 @@ from typing import Any
 import polars as pl
 
 from sponsorwatch.contract import CONTRACT_VERSION, TABLES
-from sponsorwatch.history import derive_versions
-from sponsorwatch.storage import atomic_directory, read_manifest
+from sponsorwatch.storage import crash_point, open_versioned, read_manifest, versioned_directory
 
+from . import held
 from .errors import IngestError
-from .gx_suites import TableValidation, gx_frame
+from .gx_suites import gx_frame
+from .gx_validation import TableValidation
 from .gx_worker import GxOutcome, GxWorker
+from .lock import warehouse_lock
+from .merge import Checked, StepCallback, check_all, tick
 from .read import RawTable, read_table
 from .register import RegisterFindings, check_extract_against_register, load_register
 from .report import render_report
-from .rules import CheckedTable, check_table
-from .warehouse import MANIFEST, REPORT, merge_clean, read_clean, write_tables, write_texts
+from .rules import CheckedTable
+from .warehouse import MANIFEST, REPORT, read_clean, write_tables, write_texts
 
-#: Called with a step's description before it starts; total steps via :func:`step_count`.
-StepCallback = Callable[[str], None]
+#: The steps of an ingest a test may kill it after (``SPONSORWATCH_TEST_CRASH_AFTER_STEP``,
+#: see :func:`sponsorwatch.storage.crash_point`), in order: read and checked here, the
+#: others in the warehouse swap.
+CRASH_STEPS = ("read", "checked", "staged", "numbered", "linked", "swapped", "pruned")
 
 
 @dataclass
@@ -49,11 +54,9 @@ class IngestResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"extract": self.manifest["extract"],
-                "warehouse": self.manifest["warehouse"],
-                "tables": self.manifest["tables"],
-                "rules_broken": self.manifest["rules_broken"],
-                "validation": self.manifest["validation"],
+        return {key: self.manifest[key] for key in (
+                    "extract", "warehouse", "warehouse_version", "tables", "rules_broken",
+                    "warnings", "held", "knowledge_time", "validation")} | {
                 "register": self.register.as_dict() if self.register else None,
                 "seconds": self.seconds}
 
@@ -62,18 +65,13 @@ def step_count(run_gx: bool) -> int:
     return len(TABLES) * (3 if run_gx else 2) + (2 if run_gx else 1)
 
 
-def _tick(on_step: StepCallback | None, text: str) -> None:
-    if on_step is not None:
-        on_step(text)
-
-
-def _read_all(extract_dir: Path, warehouse_dir: Path,
+def _read_all(extract_dir: Path, warehouse: Path | None,
               on_step: StepCallback | None) -> dict[str, RawTable]:
     raws: dict[str, RawTable] = {}
     for table in TABLES.values():
-        _tick(on_step, f"reading {table.name}")
+        tick(on_step, f"reading {table.name}")
         raw = read_table(extract_dir, table)
-        if raw is None and not table.optional and read_clean(warehouse_dir, table) is None:
+        if raw is None and not table.optional and read_clean(warehouse, table) is None:
             raise IngestError(f"{table.name}.parquet|{table.name}/|{table.name}.csv", None,
                               "table_present", f"{table.name} is not in the extract and not in "
                               "the warehouse yet")
@@ -82,63 +80,21 @@ def _read_all(extract_dir: Path, warehouse_dir: Path,
     return raws
 
 
-@dataclass
-class _Checked:
-    """Every delivered table checked, and the warehouse's clean tables after the merge."""
-
-    tables: dict[str, CheckedTable] = field(default_factory=dict)
-    clean: dict[str, pl.DataFrame] = field(default_factory=dict)
-    counts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: Known key values references are checked against (the merged clean sponsors).
-    known: dict[str, pl.Series] = field(default_factory=dict)
-
-
-def _check_all(raws: dict[str, RawTable], warehouse_dir: Path,
-               on_step: StepCallback | None) -> _Checked:
-    """Check each table in dependency order and merge it into the warehouse's clean rows."""
-    out = _Checked()
-    for table in TABLES.values():
-        _tick(on_step, f"checking {table.name}")
-        existing = read_clean(warehouse_dir, table)
-        if table.name in raws:
-            result = check_table(raws[table.name], out.known)
-            # Rows without a knowledge time become the versions their dates imply.
-            versions = derive_versions(table.name, result.clean)
-            merged = merge_clean(table, existing, versions)
-            out.tables[table.name] = result
-            out.clean[table.name] = merged.frame
-            out.counts[table.name] = {
-                "delivered": True, "rows_in": result.rows_in, "clean": result.clean.height,
-                "quarantined": result.quarantined.height,
-                "versions_derived": versions.height - result.clean.height,
-                "added": merged.added,
-                "superseded": merged.superseded, "warehouse_rows": merged.frame.height}
-        elif existing is not None:
-            out.clean[table.name] = existing
-            out.counts[table.name] = {"delivered": False, "rows_in": 0, "clean": 0,
-                                      "quarantined": 0, "versions_derived": 0, "added": 0,
-                                      "superseded": 0,
-                                      "warehouse_rows": existing.height}
-        if table.name == "sponsors" and "sponsors" in out.clean:
-            out.known["sponsors"] = out.clean["sponsors"]["sponsor_id"]
-    return out
-
-
 #: ``seconds`` keys of the GX work, zero where GX did not run.
 GX_SECONDS = ("great_expectations", "great_expectations_frames", "great_expectations_import",
               "great_expectations_import_cpu", "great_expectations_cpu")
 
 
-def _submit_to_gx(worker: GxWorker, checked: _Checked) -> None:
+def _submit_to_gx(worker: GxWorker, checked: Checked) -> None:
     for checked_table in checked.tables.values():
         worker.submit(checked_table.table,
                       gx_frame(checked_table.table, checked_table.parsed, checked.known))
 
 
 def _gx_results(worker: GxWorker, on_step: StepCallback | None) -> GxOutcome:
-    _tick(on_step, "great-expectations: validating")
+    tick(on_step, "great-expectations: validating")
     return worker.results(
-        on_table=lambda name: _tick(on_step, f"great-expectations: {name} validated"))
+        on_table=lambda name: tick(on_step, f"great-expectations: {name} validated"))
 
 
 def ingest(extract_dir: Path, warehouse_dir: Path, *, register_file: Path | None = None,
@@ -163,29 +119,33 @@ def ingest(extract_dir: Path, warehouse_dir: Path, *, register_file: Path | None
                           "the extract must be a folder of <table>.parquet/.csv files")
     register = load_register(register_file) if register_file else None
     with ExitStack() as stack:
+        stack.enter_context(warehouse_lock(warehouse_dir))
+        current = open_versioned(warehouse_dir)  # the version this ingest builds on
         # scratch beside the warehouse: /tmp may be memory, and payroll's frame is large
         worker = stack.enter_context(GxWorker(_scratch_parent(warehouse_dir))) if run_gx else None
-        raws = _read_all(extract_dir, warehouse_dir, on_step)
+        raws = _read_all(extract_dir, current, on_step)
         clock["read"] = time.perf_counter()
-        checked = _check_all(raws, warehouse_dir, on_step)
+        crash_point("read")
+        checked = check_all(raws, current, extract_dir.resolve().name, on_step)
         clock["check"] = time.perf_counter()
+        crash_point("checked")
         if worker is not None:
             _submit_to_gx(worker, checked)
         clock["frames"] = time.perf_counter()
         findings = (check_extract_against_register(register, _sponsor_ids(raws))
                     if register is not None and "sponsors" in raws else None)
-        with atomic_directory(warehouse_dir) as staging:
-            _tick(on_step, "writing warehouse")
+        with versioned_directory(warehouse_dir) as staging:
+            tick(on_step, "writing warehouse")
             clock["before_write"] = time.perf_counter()
-            write_tables(staging, checked.clean, raw={n: r.frame for n, r in raws.items()},
-                         quarantine={n: c.quarantined for n, c in checked.tables.items()})
+            write_tables(staging.path, checked.clean, raw={n: r.frame for n, r in raws.items()},
+                         quarantine=checked.quarantine, held=checked.held)
             clock["write"] = time.perf_counter()
             gx = (_gx_results(worker, on_step) if worker is not None and checked.tables
                   else GxOutcome())
             clock["great_expectations"] = time.perf_counter()
-            manifest = _manifest(extract_dir, warehouse_dir, raws, checked, gx.validations,
-                                 findings, now)
-            _write_reports(staging, manifest, checked, gx.validations, findings)
+            manifest = _manifest(extract_dir, warehouse_dir, current, staging.version, raws,
+                                 checked, gx.validations, findings, now)
+            _write_reports(staging.path, manifest, checked, gx.validations, findings)
     clock["end"] = time.perf_counter()
     return IngestResult(manifest, checked.tables, gx.validations, findings,
                         _seconds(clock, gx, ran_gx=worker is not None))
@@ -200,11 +160,10 @@ def _sponsor_ids(raws: dict[str, RawTable]) -> pl.Series:
     return raws["sponsors"].frame.get_column("sponsor_id").cast(pl.String()).drop_nulls()
 
 
-def _write_reports(staging: Path, manifest: dict[str, Any], checked: _Checked,
+def _write_reports(staging: Path, manifest: dict[str, Any], checked: Checked,
                    validations: dict[str, TableValidation],
                    findings: RegisterFindings | None) -> None:
-    report = render_report(manifest, validations,
-                           {n: c.broken for n, c in checked.tables.items()}, findings)
+    report = render_report(manifest, validations, checked.tables, findings)
     gx_json = {"reports/gx_results.json": json.dumps(
         {n: v.raw_result for n, v in validations.items()}, indent=1, sort_keys=True,
         default=str)} if validations else None
@@ -224,12 +183,12 @@ def _seconds(clock: dict[str, float], gx: GxOutcome, ran_gx: bool) -> dict[str, 
     return {k: round(v, 3) for k, v in seconds.items()}
 
 
-def _manifest(extract_dir: Path, warehouse_dir: Path, raws: dict[str, RawTable],
-              checked: _Checked, validations: dict[str, Any],
+def _manifest(extract_dir: Path, warehouse_dir: Path, current: Path | None, version: str,
+              raws: dict[str, RawTable], checked: Checked, validations: dict[str, Any],
               findings: RegisterFindings | None, now: dt.datetime | None) -> dict[str, Any]:
     previous: list[dict[str, Any]] = []
-    if (warehouse_dir / MANIFEST).exists():
-        old = read_manifest(warehouse_dir)
+    if current is not None and (current / MANIFEST).exists():
+        old = read_manifest(current)
         previous = old.get("history", []) + [
             {k: old[k] for k in ("extract", "ingested_at", "sources") if k in old}]
     # from the package's metadata: importing GX here would cost seconds
@@ -239,11 +198,15 @@ def _manifest(extract_dir: Path, warehouse_dir: Path, raws: dict[str, RawTable],
         "extract": extract_dir.resolve().name,
         "extract_path": str(extract_dir.resolve()),
         "warehouse": str(warehouse_dir),
+        "warehouse_version": version,
         "ingested_at": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
         "sources": {n: [{"file": f.relative, "sha256": f.sha256, "bytes": f.size_bytes}
                         for f in r.files] for n, r in raws.items()},
         "tables": checked.counts,
         "rules_broken": {n: c.broken for n, c in checked.tables.items()},
+        "warnings": {n: c.warnings for n, c in checked.tables.items() if c.table.warnings},
+        "held": held.summary(checked.held),
+        "knowledge_time": checked.knowledge_time,
         "validation": {
             "engine": "great_expectations" if validations else None,
             "great_expectations_version": gx_version,

@@ -1,8 +1,9 @@
 """The human-readable validation report (Markdown), written next to the manifest.
 
-Per table: rows in, clean, quarantined; then every GX expectation's result beside the
-number of rows the polars flags quarantined for the same rule, so a reader sees at once
-that both agree (or where they do not).
+Per table: rows in, clean, held, quarantined; then every GX expectation's result beside
+the number of rows the polars flags found breaking the same rule, so a reader sees at
+once that both agree (or where they do not); then the table's warnings. Before the
+tables: where recorded_on was derived (history may leak) and the rows held per sponsor.
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .gx_suites import TableValidation
+from sponsorwatch.contract import TABLES
+
+from .gx_validation import TableValidation
+from .held import TOP_SPONSORS
 from .register import RegisterFindings
+from .rules import CheckedTable
 
 #: What the columns GX validates beside the contract's own hold (see ``gx_frame``).
 COLUMN_LEGEND = (
@@ -26,12 +31,19 @@ def _cell(value: object) -> str:
     return text.replace("|", "\\|").replace("\n", "\\n")
 
 
-def _table_section(name: str, counts: Mapping[str, Any], broken: Mapping[str, int],
+def _table_section(name: str, counts: Mapping[str, Any], checked: CheckedTable | None,
                    validation: TableValidation | None) -> list[str]:
+    broken = checked.broken if checked is not None else {}
     lines = [f"## {name}", "",
-             f"rows in {counts['rows_in']:,} = clean {counts['clean']:,} + quarantined "
-             f"{counts['quarantined']:,}; warehouse now {counts['warehouse_rows']:,} rows "
-             f"({counts['superseded']:,} superseded)", ""]
+             f"rows in {counts['rows_in']:,} = clean {counts['clean']:,} + held "
+             f"{counts['held']:,} + quarantined {counts['quarantined']:,}; warehouse now "
+             f"{counts['warehouse_rows']:,} rows ({counts['superseded']:,} superseded)", ""]
+    if TABLES[name].references and (counts["released"] or counts["held_now"]
+                                    or counts["held_superseded"]):
+        lines += [f"held before this ingest: {counts['released']:,} released into the "
+                  f"warehouse, {counts['held_superseded']:,} replaced by a row of this "
+                  f"delivery, {counts['released_quarantined']:,} quarantined when validated "
+                  f"again; held now {counts['held_now']:,}", ""]
     if validation is None:
         lines += ["great-expectations: not run for this table.", ""]
     else:
@@ -39,7 +51,7 @@ def _table_section(name: str, counts: Mapping[str, Any], broken: Mapping[str, in
         verdict = "passed" if validation.success else "FAILED"
         lines += [f"great-expectations suite `{validation.suite}`: {verdict}", "",
                   "| rule | expectation | columns | checked | unexpected (GX) "
-                  "| rows quarantined for it (polars) | examples |",
+                  "| rows breaking it (polars) | examples |",
                   "|---|---|---|---:|---:|---:|---|"]
         for o in validation.outcomes:
             unexpected = "error: " + o.error if o.error else o.unexpected_count
@@ -60,9 +72,52 @@ def _table_section(name: str, counts: Mapping[str, Any], broken: Mapping[str, in
                      "GX and polars DISAGREE on: " + ", ".join(disagree))
         lines.append("")
     if broken:
-        lines += ["Quarantined rows per rule (a row may break several): "
+        lines += ["Rows breaking each rule (a row may break several; a row breaking only "
+                  "a reference is held, any other is quarantined): "
                   + ", ".join(f"`{r}` {n:,}" for r, n in sorted(broken.items())), ""]
+    if checked is not None and checked.warnings:
+        lines += _warning_lines(checked)
     return lines
+
+
+def _warning_lines(checked: CheckedTable) -> list[str]:
+    lines = ["Warnings: lawful but unusual, counted, never quarantined (rows not "
+             "quarantined; up to 5 source rows each)", "",
+             "| warning | what | rows | examples |", "|---|---|---:|---|"]
+    for rule in checked.table.warnings:
+        examples = "; ".join(
+            f"{e['file']} row {e['row']}" + (f" (line {e['line']})" if e["line"] else "")
+            for e in checked.warning_examples.get(rule.name, []))
+        lines.append("| " + " | ".join(_cell(v) for v in (
+            rule.name, rule.description, f"{checked.warnings.get(rule.name, 0):,}",
+            examples)) + " |")
+    return [*lines, ""]
+
+
+def _knowledge_time_lines(manifest: Mapping[str, Any]) -> list[str]:
+    notes = manifest.get("knowledge_time") or {}
+    if not notes:
+        return []
+    return ["## Knowledge time", "", *(f"- {line}" for line in notes.values()), ""]
+
+
+def _held_lines(manifest: Mapping[str, Any]) -> list[str]:
+    summary = manifest["held"]
+    lines = ["## Held rows", ""]
+    if not summary["total"]:
+        return [*lines, "No row is held: every row's sponsor is in the warehouse.", ""]
+    lines += [f"{summary['total']:,} rows of {summary['sponsors']:,} sponsors are held in "
+              "`held/<table>.parquet`, waiting for a delivery with a valid version of "
+              "their sponsor: "
+              + ", ".join(f"{t} {n:,}" for t, n in summary["by_table"].items()) + "; "
+              + ", ".join(f"{r}: {n:,}" for r, n in summary["by_reason"].items()) + ".", "",
+              f"Held rows per sponsor, most first ({len(summary['top_sponsors'])} of "
+              f"{summary['sponsors']:,} sponsors shown, at most {TOP_SPONSORS}):", "",
+              "| sponsor_id | held rows | tables | reason |", "|---|---:|---|---|"]
+    lines += ["| " + " | ".join(_cell(v) for v in (
+        s["sponsor_id"], f"{s['rows']:,}", ", ".join(s["tables"]), "; ".join(s["reasons"])))
+        + " |" for s in summary["top_sponsors"]]
+    return [*lines, ""]
 
 
 def register_section(findings: RegisterFindings) -> list[str]:
@@ -91,24 +146,29 @@ def register_section(findings: RegisterFindings) -> list[str]:
 
 
 def render_report(manifest: Mapping[str, Any], validations: Mapping[str, TableValidation],
-                  broken: Mapping[str, Mapping[str, int]],
+                  checked: Mapping[str, CheckedTable],
                   register: RegisterFindings | None) -> str:
     """The Markdown report of one ingest run."""
+    warnings = manifest.get("warnings", {})
     lines = [f"# Ingest report: {manifest['extract']}", "",
              f"Ingested {manifest['ingested_at']} under contract version "
-             f"{manifest['contract_version']}; great-expectations "
+             f"{manifest['contract_version']} into warehouse version "
+             f"{manifest['warehouse_version']}; great-expectations "
              f"{manifest['validation']['great_expectations_version'] or 'not run'}.", "",
-             "| table | in | clean | quarantined | warehouse rows |",
-             "|---|---:|---:|---:|---:|"]
+             "| table | in | clean | held | quarantined | warnings | warehouse rows |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for name, counts in manifest["tables"].items():
         lines.append(f"| {name} | {counts['rows_in']:,} | {counts['clean']:,} | "
-                     f"{counts['quarantined']:,} | {counts['warehouse_rows']:,} |")
+                     f"{counts['held']:,} | {counts['quarantined']:,} | "
+                     f"{sum(warnings.get(name, {}).values()):,} | "
+                     f"{counts['warehouse_rows']:,} |")
     lines.append("")
+    lines += _knowledge_time_lines(manifest) + _held_lines(manifest)
     if validations:
         lines += [COLUMN_LEGEND, ""]
     for name, counts in manifest["tables"].items():
-        if counts.get("delivered", True):
-            lines += _table_section(name, counts, broken.get(name, {}), validations.get(name))
+        if counts["delivered"] or counts["released"] or counts["released_quarantined"]:
+            lines += _table_section(name, counts, checked.get(name), validations.get(name))
     if register is not None:
         lines += register_section(register)
     return "\n".join(lines).rstrip() + "\n"

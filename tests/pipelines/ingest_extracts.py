@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
@@ -147,16 +148,34 @@ def write_extract(folder: Path, rows: dict[str, Rows], *, parquet: tuple[str, ..
     return folder
 
 
-def damaged_rows() -> tuple[dict[str, Rows], dict[str, dict[int, set[str]]]]:
-    """A damaged extract and, per table, the 1-based source row -> rules it must break."""
+class Damaged(NamedTuple):
+    """What the damaged extract must give, per table and 1-based source row: the rules a
+    quarantined row breaks, and the reason a held row is held."""
+
+    quarantined: dict[str, dict[int, set[str]]]
+    held: dict[str, dict[int, str]]
+
+
+#: The sponsor delivered twice with the same key in the damaged extract (both rows
+#: quarantined): its payroll rows are held, not lost.
+TWIN_SPONSOR = "34567890"
+
+
+def damaged_rows() -> tuple[dict[str, Rows], Damaged]:
+    """A damaged extract and what each damaged row must give (see :class:`Damaged`)."""
     rows = clean_rows()
     ids = list(TRICKY_NAMES)
     expected: dict[str, dict[int, set[str]]] = {}
+    held: dict[str, dict[int, str]] = {}
 
     def add(table: str, row: dict[str, str | None], rules: set[str]) -> None:
         rows[table].append(row)
         if rules:
             expected.setdefault(table, {})[len(rows[table])] = rules
+
+    def hold(table: str, row: dict[str, str | None], reason: str) -> None:
+        rows[table].append(row)
+        held.setdefault(table, {})[len(rows[table])] = reason
 
     # sponsors: the unknown extra column `register_name` rides along on every row; the
     # optional column address_key is left out entirely (see write_damaged)
@@ -164,8 +183,8 @@ def damaged_rows() -> tuple[dict[str, Rows], dict[str, dict[int, set[str]]]]:
         row["register_name"] = "from the register"
     add("sponsors", sponsor("1234567"), {"sponsor_id_format"})
     add("sponsors", sponsor(None), {"sponsor_id_not_null"})
-    add("sponsors", sponsor("34567890"), {"key_unique"})
-    add("sponsors", sponsor("34567890", name="Twin"), {"key_unique"})
+    add("sponsors", sponsor(TWIN_SPONSOR), {"key_unique"})
+    add("sponsors", sponsor(TWIN_SPONSOR, name="Twin"), {"key_unique"})
     add("sponsors", sponsor("45678901", legal_form="LTD"), {"legal_form_in_set"})
     add("sponsors", sponsor("56789012", founded_on="01-02-2010"), {"founded_on_parseable"})
     add("sponsors", sponsor("67890123", recognised_on="2009-12-31"),
@@ -173,13 +192,14 @@ def damaged_rows() -> tuple[dict[str, Rows], dict[str, dict[int, set[str]]]]:
     add("sponsors", sponsor("78901234", recognition_end_reason="REVOKED"),
         {"recognition_end_reason_present_exactly_when_recognition_ended_on"})
 
-    add("permits", permit("B1", ids[0], decided_on="2020-01-01"),
-        {"decided_on_not_before_submitted_on"})
+    # Decided before submitted: no rule of the contract's page forbids it, so a warning
+    # (`decided_before_submitted`), counted and kept.
+    add("permits", permit("B1", ids[0], decided_on="2020-01-01"), set())
     add("permits", permit("B2", ids[0], age_at_submission="12"), {"age_at_submission_in_range"})
     add("permits", permit("B3", ids[0], age_at_submission="150"),
         {"age_at_submission_in_range"})
     add("permits", permit("B4", ids[0], scheme="KM_SPECIAL"), {"scheme_in_set"})
-    add("permits", permit("B5", "99999999"), {"sponsor_id_known_in_sponsors"})
+    hold("permits", permit("B5", "99999999"), "sponsor_id unknown")
     add("permits", permit("B6", ids[0], declared_monthly_salary="5.000,00"),
         {"declared_monthly_salary_parseable"})
     add("permits", permit("B7", ids[0], decision="PENDING"),
@@ -199,8 +219,16 @@ def damaged_rows() -> tuple[dict[str, Rows], dict[str, dict[int, set[str]]]]:
     add("payroll", pay(ids[1], "p9", "2024-01-01", gross_wage="5.000,00"),
         {"gross_wage_parseable"})
     add("payroll", pay(ids[1], "p9", "01-06-2024"), {"period_parseable"})
-    add("payroll", pay("99999999", "p9", "2024-01-01"), {"sponsor_id_known_in_sponsors"})
-    add("payroll", pay("1234567", "p9", "2024-01-01"), {"sponsor_id_known_in_sponsors"})
+    # Rows whose sponsor is unknown or quarantined are held; "1234567" is no KvK number,
+    # but payroll's sponsor_id has no format rule: it is a sponsor quarantined above.
+    hold("payroll", pay("99999999", "p9", "2024-01-01"), "sponsor_id unknown")
+    hold("payroll", pay("1234567", "p9", "2024-01-01"), "sponsor quarantined")
+    hold("payroll", pay(TWIN_SPONSOR, "p5", "2024-01-01"), "sponsor quarantined")
+    hold("payroll", pay(TWIN_SPONSOR, "p5", "2024-02-01", filed_on="2024-03-05"),
+         "sponsor quarantined")
+    # Unknown sponsor and a rule of its own broken: quarantined (for both), not held.
+    add("payroll", pay("88888888", "p6", "2024-01-01", gross_wage="-5"),
+        {"gross_wage_in_range", "sponsor_id_known_in_sponsors"})
     add("payroll", pay(ids[2], "p8", "2024-01-01"), {"key_unique"})
     add("payroll", pay(ids[2], "p8", "2024-01-01", gross_wage="6000"), {"key_unique"})
     add("payroll", pay(ids[2], "p7", "2024-01-01", is_correction="maybe"),
@@ -219,10 +247,10 @@ def damaged_rows() -> tuple[dict[str, Rows], dict[str, dict[int, set[str]]]]:
                         "outcome": "OPEN", "findings": "UNDERPAYMENT;BRIBERY",
                         "fine_eur": "100"},
         {"findings_in_set", "outcome_open_exactly_when_closed_on_null"})
-    return rows, expected
+    return rows, Damaged(expected, held)
 
 
-def write_damaged(folder: Path) -> dict[str, dict[int, set[str]]]:
+def write_damaged(folder: Path) -> Damaged:
     """Write the damaged extract (sponsors CSV with a BOM and without the optional
     address_key column; workforce Parquet; officers a folder of Parquet files)."""
     rows, expected = damaged_rows()

@@ -1,5 +1,6 @@
-"""Ingest: quarantine instead of rejection, exact identifiers, reconciled counts, safe
-re-runs, table-level errors that leave the warehouse alone."""
+"""Ingest: quarantine instead of rejection, rows held for their sponsor, exact
+identifiers, reconciled counts, safe re-runs, table-level errors that leave the warehouse
+alone."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import polars as pl
 import pytest
 from ingest_extracts import (
     TRICKY_NAMES,
+    Damaged,
     clean_rows,
     sponsor,
     typed_frame,
@@ -19,6 +21,7 @@ from ingest_extracts import (
 )
 
 from pipelines.ingest.errors import IngestError
+from pipelines.ingest.merge import ZERO_COUNTS
 from pipelines.ingest.pipeline import IngestResult, ingest
 from sponsorwatch.contract import TABLES
 from sponsorwatch.history import entity_key
@@ -36,8 +39,7 @@ def _clean_bytes(warehouse: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def damaged(tmp_path_factory: pytest.TempPathFactory
-            ) -> tuple[IngestResult, Path, dict[str, dict[int, set[str]]]]:
+def damaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[IngestResult, Path, Damaged]:
     """The damaged extract ingested once without GX (the GX run is in test_ingest_gx)."""
     root = tmp_path_factory.mktemp("damaged")
     expected = write_damaged(root / "extract-2026-01")
@@ -50,7 +52,22 @@ def test_every_broken_row_is_quarantined_with_exactly_its_rules(damaged) -> None
     for name in TABLES:
         quarantine = pl.read_parquet(warehouse / "quarantine" / f"{name}.parquet")
         got = {row["_source_row"]: set(row[RULES_BROKEN]) for row in quarantine.to_dicts()}
-        assert got == expected.get(name, {}), name
+        assert got == expected.quarantined.get(name, {}), name
+
+
+def test_rows_of_an_unknown_or_quarantined_sponsor_are_held_with_their_reason(damaged
+                                                                            ) -> None:
+    _, warehouse, expected = damaged
+    for name, table in TABLES.items():
+        path = warehouse / "held" / f"{name}.parquet"
+        assert path.exists() == bool(table.references), name
+        if path.exists():
+            held = pl.read_parquet(path)
+            got = {r["_source_row"]: r["_held_reason"] for r in held.to_dicts()}
+            assert got == expected.held.get(name, {}), name
+            assert set(held["_source_extract"]) <= {"extract-2026-01"}
+            # the contract columns as parsed, ready to enter the clean table
+            assert held.select(table.column_names).schema == table.schema
 
 
 def test_counts_reconcile_for_every_table(damaged) -> None:
@@ -60,11 +77,16 @@ def test_counts_reconcile_for_every_table(damaged) -> None:
         counts = manifest["tables"][name]
         clean = pl.read_parquet(warehouse / f"{name}.parquet")
         raw = pl.read_parquet(warehouse / "raw" / f"{name}.parquet")
-        assert counts["rows_in"] == raw.height == counts["clean"] + counts["quarantined"]
+        assert counts["rows_in"] == raw.height == (
+            counts["clean"] + counts["held"] + counts["quarantined"])
         # A version 1 row with an end is kept as two versions (before and after the end).
         assert counts["clean"] + counts["versions_derived"] == clean.height
-        assert counts["quarantined"] == len(expected.get(name, {}))
-    assert manifest["rules_broken"]["payroll"]["sponsor_id_known_in_sponsors"] == 2
+        assert counts["quarantined"] == len(expected.quarantined.get(name, {}))
+        assert counts["held"] == counts["held_now"] == len(expected.held.get(name, {}))
+    # held or quarantined, each row breaking it is counted for the rule
+    assert manifest["rules_broken"]["payroll"]["sponsor_id_known_in_sponsors"] == 5
+    assert manifest["held"]["total"] == 5 and manifest["held"]["by_reason"] == {
+        "sponsor quarantined": 3, "sponsor_id unknown": 2}
 
 
 def test_clean_layer_breaks_no_rule(damaged) -> None:
@@ -133,13 +155,16 @@ def test_rerun_gives_the_same_clean_bytes_and_a_newer_extract_supersedes(tmp_pat
     sponsors = pl.read_parquet(warehouse / "sponsors.parquet")
     assert sponsors["sponsor_id"].to_list() == ["01234567", "12345678", "23456789", "87654321"]
     assert sponsors.filter(pl.col("sponsor_id") == "01234567")["name"].item() == "Renamed B.V."
-    assert result.manifest["tables"]["sponsors"] | {} == {
-        "delivered": True, "rows_in": 2, "clean": 2, "quarantined": 0, "versions_derived": 0,
-        "added": 1,
-        "superseded": 1, "warehouse_rows": 4}
+    assert result.manifest["tables"]["sponsors"] == _counts(
+        rows_in=2, clean=2, added=1, superseded=1, warehouse_rows=4)
     assert result.manifest["tables"]["payroll"]["delivered"] is False
     assert pl.read_parquet(warehouse / "payroll.parquet").height == 3
     assert [h["extract"] for h in result.manifest["history"]] == ["extract-1", "extract-1"]
+
+
+def _counts(**given: int) -> dict[str, object]:
+    """A table's manifest counts: delivered, the given ones, zero for the rest."""
+    return {"delivered": True} | dict.fromkeys(ZERO_COUNTS, 0) | given
 
 
 def _assert_stops(extract: Path, warehouse: Path, *fragments: str) -> None:
@@ -246,10 +271,8 @@ def test_cli_prints_counts_as_json_and_fails_cleanly(tmp_path: Path) -> None:
                              "--json", "--skip-gx"])
     assert ok.exit_code == 0, ok.output
     payload = json.loads(ok.stdout)
-    assert payload["tables"]["payroll"] | {} == {
-        "delivered": True, "rows_in": 3, "clean": 3, "quarantined": 0, "versions_derived": 0,
-        "added": 3,
-        "superseded": 0, "warehouse_rows": 3}
+    assert payload["tables"]["payroll"] == _counts(rows_in=3, clean=3, added=3,
+                                                   warehouse_rows=3)
     shutil.rmtree(extract / "payroll.csv", ignore_errors=True)
     (extract / "payroll.csv").write_text("sponsor_id\n01234567\n", encoding="utf-8")
     failed = runner.invoke(app, ["--home", str(tmp_path / "home"), "ingest", str(extract),

@@ -69,6 +69,9 @@ def test_gx_unexpected_counts_match_the_polars_flags(damaged_with_gx) -> None:
     # the damage is really seen by GX, not just by polars
     payroll = result.validations["payroll"].unexpected_by_rule()
     assert payroll["gross_wage_parseable"] == 1 and payroll["period_first_of_month"] == 1
+    # GX sees every row whose sponsor is unknown: the 4 held and the 1 quarantined
+    assert payroll["sponsor_id_known_in_sponsors"] == 5
+    assert result.checked["payroll"].held.height == 4
     assert result.validations["sponsors"].success is False
 
 
