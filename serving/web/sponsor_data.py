@@ -18,6 +18,7 @@ import polars as pl
 from features.context import LOOKBACK_MONTHS, Context
 from features.dates import month_number, month_start
 from sponsorwatch.contract import NOTIFICATION_DEADLINE_DAYS, TABLES
+from sponsorwatch.storage import scan_warehouse
 
 #: Tables a sponsor page reads; the others play no part in its charts.
 _TABLES = ("sponsors", "permits", "payroll", "workforce", "notifications")
@@ -49,14 +50,10 @@ def _quarter(month_col: str) -> pl.Expr:
 
 
 def _scan_sponsor(warehouse_dir: Path, sponsor_id: str) -> dict[str, pl.LazyFrame]:
-    frames = {}
-    for name in _TABLES:
-        path = warehouse_dir / f"{name}.parquet"
-        if path.exists():
-            frames[name] = (pl.scan_parquet(path)
-                            .select(TABLES[name].unrestricted_columns())
-                            .filter(pl.col("sponsor_id") == sponsor_id))
-    return frames
+    # One warehouse version for every table, whatever an ingest swaps in meanwhile.
+    tables = scan_warehouse(warehouse_dir)
+    return {name: tables[name].select(TABLES[name].unrestricted_columns())
+            .filter(pl.col("sponsor_id") == sponsor_id) for name in _TABLES if name in tables}
 
 
 def load_sponsor_records(warehouse_dir: Path, sponsor_id: str, as_of: dt.date,
@@ -66,8 +63,6 @@ def load_sponsor_records(warehouse_dir: Path, sponsor_id: str, as_of: dt.date,
     Raises:
         FileNotFoundError: naming the folder when there is no warehouse.
     """
-    if not (warehouse_dir / "manifest.json").exists():
-        raise FileNotFoundError(f"{warehouse_dir}: no warehouse (no manifest.json)")
     ctx = Context(_scan_sponsor(warehouse_dir, sponsor_id), as_of, thresholds)
     first_month = ctx.month - LOOKBACK_MONTHS
     since = month_start(ctx.month - HISTORY_MONTHS + 1)
