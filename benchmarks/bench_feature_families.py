@@ -5,9 +5,11 @@
     uv run python benchmarks/bench_feature_families.py --world DIR      # a simulated extract
 
 Loads the extract into memory first (so reading Parquet is not counted), then builds the
-features of each family alone, and of each link feature alone (the family whose pairs of
-sponsors sharing an officer grow with the square of a trust office's size), as of the last
-day of the simulated window. Writes benchmarks/results/feature_families_<sponsors>.json.
+features of each family alone, and of each link feature alone, as of the last day of the
+simulated window. Also how large the officers' groups of sponsors are: pairs of sponsors
+sharing an officer grow with the square of a trust office's size, so the officer links form
+pairs only in groups of at most features.links.HUB_SPONSORS sponsors and count the hubs'
+groups without pairs. Writes benchmarks/results/feature_families_<sponsors>.json.
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_features import LAST_AS_OF, SEED, ensure_world, scan_extract  # noqa: E402
+from benchmarks.bench_features import (  # noqa: E402
+    LAST_AS_OF,
+    SEED,
+    describe_world,
+    ensure_world,
+    scan_extract,
+)
 
 
 def timed_build(tables: dict[str, Any], names: list[str]) -> dict[str, float]:
@@ -39,14 +47,21 @@ def timed_build(tables: dict[str, Any], names: list[str]) -> dict[str, float]:
 
 
 def officer_groups(tables: dict[str, Any]) -> dict[str, int]:
-    """How large the officers' groups of sponsors are: the link features form pairs in them."""
+    """How large the officers' groups of sponsors are (every version of the extract):
+    the pairs all groups would form, and those the officer links form (small groups)."""
     import polars as pl
+
+    from features.links import HUB_SPONSORS
 
     per_officer = (tables["sponsor_officers"].select("sponsor_id", "officer_key").unique()
                    .group_by("officer_key").len().collect())
+    squares = per_officer["len"].cast(pl.Int64) ** 2
+    small = per_officer["len"] <= HUB_SPONSORS
     return {"officers": per_officer.height,
             "largest_group": int(per_officer["len"].max() or 0),
-            "pairs_sum_of_squares": int((per_officer["len"].cast(pl.Int64) ** 2).sum())}
+            "pairs_sum_of_squares": int(squares.sum()),
+            "hub_sponsors": HUB_SPONSORS, "hubs": int((~small).sum()),
+            "pairs_formed_in_small_groups": int(squares.filter(small).sum())}
 
 
 def main() -> None:
@@ -60,12 +75,14 @@ def main() -> None:
     world = ensure_world(args.world or Path(tempfile.mkdtemp(prefix="bench-families-")),
                          args.sponsors)
     tables = {name: frame.collect().lazy() for name, frame in scan_extract(world).items()}
-    sponsors = tables["sponsors"].select("sponsor_id").collect().height
+    described = describe_world(world)
+    sponsors = described["sponsors"]
     result: dict[str, Any] = {
         "command": "uv run python benchmarks/bench_feature_families.py"
                    + ("" if args.sponsors == 12_000 else f" --sponsors {args.sponsors}"),
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(), "sponsors": sponsors, "seed": SEED, "as_of": str(LAST_AS_OF),
+        "world": described,
         "load_average_before": os.getloadavg(),
         "officer_groups": officer_groups(tables),
         "families": {f.name: timed_build(tables, [x.name for x in f.features])

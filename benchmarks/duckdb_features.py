@@ -1,7 +1,8 @@
 """A DuckDB SQL implementation of twelve sponsor features, as an independent peer.
 
 It re-derives the point-in-time rule in SQL (latest filing with ``filed_on <= T`` per key
-and period, decisions only where ``decided_on <= T``, ...) and holds wages against the
+and period, decisions only where ``decided_on <= T``, the latest version of a sponsor or
+an inspection recorded by T, ...) and holds wages against the
 threshold in force with DuckDB's ASOF JOIN, so agreement with :mod:`features` checks both
 implementations, and ``benchmarks/bench_features.py`` times polars against it.
 """
@@ -41,8 +42,22 @@ FEATURES_SQL = """
 WITH params AS (
     SELECT $as_of::DATE AS t, year($as_of::DATE) * 12 + month($as_of::DATE) - 1 AS tm
 ),
-active AS (
+sponsors_known AS (
+    -- per sponsor the latest version recorded by T; a version 1 row (no recorded_on) is
+    -- known from its recognition on, its end only from the end on (checked below)
     SELECT s.* FROM sponsors s, params p
+    WHERE s.recorded_on IS NULL OR s.recorded_on <= p.t
+    QUALIFY s.recorded_on IS NULL
+         OR s.recorded_on = max(s.recorded_on) OVER (PARTITION BY s.sponsor_id)
+),
+inspections_known AS (
+    SELECT i.* FROM inspections i, params p
+    WHERE i.recorded_on IS NULL OR i.recorded_on <= p.t
+    QUALIFY i.recorded_on IS NULL
+         OR i.recorded_on = max(i.recorded_on) OVER (PARTITION BY i.inspection_id)
+),
+active AS (
+    SELECT s.* FROM sponsors_known s, params p
     WHERE s.recognised_on <= p.t
       AND (s.recognition_ended_on IS NULL OR s.recognition_ended_on > p.t)
 ),
@@ -150,11 +165,11 @@ migrant_share AS (
 ),
 history AS (
     SELECT i.sponsor_id, count(*) FILTER (WHERE i.outcome = 'VIOLATION') AS past_violations
-    FROM inspections i, params p WHERE i.closed_on <= p.t GROUP BY i.sponsor_id
+    FROM inspections_known i, params p WHERE i.closed_on <= p.t GROUP BY i.sponsor_id
 ),
 revoked_addresses AS (
     SELECT a.sponsor_id, count(DISTINCT o.sponsor_id) AS address_shared_with_revoked
-    FROM active a JOIN sponsors o ON a.address_key = o.address_key, params p
+    FROM active a JOIN sponsors_known o ON a.address_key = o.address_key, params p
     WHERE o.sponsor_id <> a.sponsor_id AND o.recognised_on <= p.t
       AND o.recognition_end_reason = 'REVOKED' AND o.recognition_ended_on <= p.t
     GROUP BY a.sponsor_id

@@ -36,3 +36,24 @@ def test_duckdb_matches_polars_with_late_and_early_corrections(as_of) -> None:  
     assert_frame_equal(sql, frame, check_exact=False, rel_tol=1e-9)
     assert frame.select(pl.col(DUCKDB_FEATURES).is_not_null().sum()).row(0) != (0,) * len(
         DUCKDB_FEATURES)
+
+
+@pytest.mark.parametrize("delivery", ["as_simulated", "versions_added"])
+def test_duckdb_matches_polars_on_versions_of_contract_2(delivery: str) -> None:
+    """Sponsors and inspections in versions (recorded_on): both take the latest version
+    recorded by T (a sponsor that moved, was revoked late, an outcome changed on appeal)."""
+    from benchmarks.bench_pit import extracts
+    from pipelines.simulate import simulate_world
+    from tests.conftest import SMALL_WORLD_SEED
+
+    tables = {name: frame.lazy() for name, frame in
+              extracts(simulate_world(300, SMALL_WORLD_SEED), SMALL_WORLD_SEED)[delivery].items()}
+    assert tables["sponsors"].select(pl.len()).collect().item() > 300  # versions
+    thresholds = load_thresholds()
+    con = connect(tables, thresholds)
+    for as_of in (D(2022, 6, 30), D(2025, 12, 31)):
+        sql = duckdb_features(con, as_of)
+        frame = build_features(tables, as_of, thresholds,
+                               features=DUCKDB_FEATURES).collect().drop("as_of")
+        assert sql.height == frame.height > 100
+        assert_frame_equal(sql, frame, check_exact=False, rel_tol=1e-9)
