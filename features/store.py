@@ -140,7 +140,9 @@ def stale_snapshots(features_dir: Path, manifest: Mapping[str, Any],
             stale[day] = "no record of the warehouse and feature set that built it"
             continue
         reasons = [_difference(key, record.get(key), wanted[key]) for key in PROVENANCE
-                   if record.get(key) != wanted[key]]
+                   if record.get(key) != wanted[key]
+                   # A snapshot with the sector features serves a model without them.
+                   and not (key == "use_sector" and record.get(key) is True)]
         if reasons:
             stale[day] = "; ".join(reasons)
     return stale

@@ -124,10 +124,17 @@ def test_a_new_feature_set_version_is_refused_and_rebuilt(home: Settings,
 
 
 def test_the_sector_switch_and_a_store_without_records_are_refused(home: Settings) -> None:
+    assert home.use_sector is False
     with pytest.raises(StaleSnapshotsError, match="use_sector"):
-        load(home.model_copy(update={"use_sector": not home.use_sector}))
+        load(home.model_copy(update={"use_sector": True}))
     manifest_file = home.features_dir / "manifest.json"
     manifest = read_store_manifest(home.features_dir)
+    # Snapshots with the sector features serve a model without them (a superset).
+    with_sector = json.loads(json.dumps(manifest))
+    for record in with_sector["snapshots"].values():
+        record["use_sector"] = True
+    manifest_file.write_text(json.dumps(with_sector))
+    load(home)
     del manifest["snapshots"]  # a store written before snapshots recorded what built them
     manifest_file.write_text(json.dumps(manifest))
     with pytest.raises(StaleSnapshotsError, match="no record of the warehouse"):
