@@ -271,6 +271,9 @@ def _row_type(table_name: str) -> type:
 ROW_TYPES: dict[str, type] = {name: _row_type(name) for name in TABLES}
 
 _MAX_ROWS = 20_000
+#: Days a score may be asked for: the scheme's records begin in the 2000s; beyond these
+#: bounds a date is a typo or a probe, answered 422 rather than computed.
+EARLIEST_AS_OF, LATEST_AS_OF = date(2000, 1, 1), date(2099, 12, 31)
 RecordTables = create_model(  # type: ignore[call-overload]
     "RecordTables", __config__=ConfigDict(extra="forbid"),
     __doc__="A sponsor's raw records, one list of rows per contract table.",
@@ -282,8 +285,9 @@ RecordTables = create_model(  # type: ignore[call-overload]
 class RecordsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: date | None = Field(None, description="Day to score as of; defaults to the day of "
-                                                 "the served ranking snapshot")
+    as_of: date | None = Field(None, ge=EARLIEST_AS_OF, le=LATEST_AS_OF,
+                               description="Day to score as of; defaults to the day of the "
+                                           "served ranking snapshot")
     tables: RecordTables  # type: ignore[valid-type]
 
     def table_rows(self) -> dict[str, list[dict[str, Any]]]:

@@ -437,3 +437,12 @@ def test_concurrent_records_requests_are_batched_with_the_same_answers(api: Api)
                                                                  one["rank_in_snapshot"])
     assert together[-1].status_code == 422
     assert together[-1].json()["detail"][0]["type"] == "contract.legal_form_in_set"
+
+
+@pytest.mark.parametrize("as_of", ["0001-01-01", "1999-12-31", "2100-01-01", "9999-12-31"])
+def test_records_as_of_out_of_range_is_a_422_naming_the_field(api: Api, as_of: str) -> None:
+    sponsor = latest_scores(api)["sponsor_id"][0]
+    response = api.client.post("/v1/scores/records", headers=api.headers["case-system"],
+                               json={"as_of": as_of, "tables": records_of(api, [sponsor])})
+    assert response.status_code == 422, response.text
+    assert "as_of" in response.text
