@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from serving.audit import AuditWriter, purge_audit
@@ -104,6 +106,7 @@ def create_app(settings: Settings | None = None,
     for router in API_ROUTERS:
         app.include_router(router)
     app.add_exception_handler(Exception, _unexpected_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_web(app)  # the analyst pages at / (issue 7)
     for extend in extra:
@@ -115,6 +118,21 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     """A bug must not leak a traceback; it is logged with the request path."""
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
+
+
+#: A 422 answer names at most this many problems; the rest are counted.
+MAX_PROBLEMS = 100
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming each field and rule, never echoing what was sent (a hostile or huge body
+    must not come back, nor be logged back)."""
+    problems = [{"type": str(e.get("type", "")), "loc": list(e.get("loc", ())),
+                 "msg": str(e.get("msg", ""))[:300]} for e in exc.errors()]
+    body: dict[str, Any] = {"detail": problems[:MAX_PROBLEMS]}
+    if len(problems) > MAX_PROBLEMS:
+        body["more_problems"] = len(problems) - MAX_PROBLEMS
+    return JSONResponse(body, status_code=422)
 
 
 def app_from_environment() -> FastAPI:

@@ -446,3 +446,13 @@ def test_records_as_of_out_of_range_is_a_422_naming_the_field(api: Api, as_of: s
                                json={"as_of": as_of, "tables": records_of(api, [sponsor])})
     assert response.status_code == 422, response.text
     assert "as_of" in response.text
+
+
+def test_an_invalid_body_is_not_echoed_in_the_422(api: Api) -> None:
+    marker = "ECHO-" + "x" * 200_000
+    response = api.client.post("/v1/scores", headers=api.headers["case-system"],
+                               json={"sponsor_ids": [marker]})
+    assert response.status_code == 422
+    assert "ECHO-" not in response.text and len(response.content) < 5_000
+    [problem] = response.json()["detail"]
+    assert problem["loc"][:2] == ["body", "sponsor_ids"] and problem["msg"]
