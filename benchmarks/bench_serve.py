@@ -270,12 +270,12 @@ def main() -> None:
                         help="Soak rate, requests/s (0: flat out)")
     args = parser.parse_args()
 
-    from serving.state import snapshot_dates
     from sponsorwatch.settings import Settings
+    from training.fitting.scoring import score_dates
 
     home, built = ensure_home(args.home, args.sponsors)
     settings = Settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
-    day = snapshot_dates(settings.scores_dir)[-1]
+    day = score_dates(settings.scores_dir)[-1]
     scores = pl.read_parquet(settings.scores_dir / f"as_of={day}" / "scores.parquet")
     rng = random.Random(7)
     sample = rng.sample(scores["sponsor_id"].to_list(), min(SAMPLE_SPONSORS, scores.height))

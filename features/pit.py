@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from sponsorwatch.contract import TABLES, Table
-from sponsorwatch.history import as_known_on, derive_versions
+from sponsorwatch.history import known_versions
 
 #: Key and period of each table whose rows are filings that later filings may replace.
 FILING_KEYS: dict[str, tuple[str, ...]] = {
@@ -144,7 +144,7 @@ def known_as_of(tables: Mapping[str, pl.LazyFrame], as_of: dt.date) -> dict[str,
         Every contract table, with only its unrestricted columns, as known on T.
     """
     t = conform_all(tables)
-    recorded = {name: as_known_on(name, derive_versions(name, t[name]), as_of)
+    recorded = {name: known_versions(name, t[name], as_of)
                 for name in ("sponsors", "sponsor_officers", "inspections")}
     return {
         "sponsors": sponsors_as_of(recorded["sponsors"], as_of),

@@ -22,6 +22,7 @@ from serving.db import utc_now
 from sponsorwatch.settings import Settings
 from sponsorwatch.storage import json_safe
 from training.fitting.model import load_risk_model
+from training.fitting.scoring import score_dates
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +36,6 @@ _HISTORY_COLUMNS = ("sponsor_id", "as_of", "score", "rank", "band", "model_versi
 
 def _dumps(payload: Any) -> str:
     return json.dumps(payload, separators=(",", ":"), default=str, allow_nan=False)
-
-
-def snapshot_dates(scores_dir: Path) -> list[date]:
-    """Days with a score snapshot under ``scores_dir``, oldest first."""
-    days = []
-    for folder in scores_dir.glob("as_of=*"):
-        if (folder / "scores.parquet").exists():
-            try:
-                days.append(date.fromisoformat(folder.name.removeprefix("as_of=")))
-            except ValueError:
-                continue
-    return sorted(days)
 
 
 @dataclass
@@ -70,7 +59,7 @@ class Snapshot:
         Raises:
             FileNotFoundError: naming the folder when there is no snapshot.
         """
-        days = snapshot_dates(scores_dir)
+        days = score_dates(scores_dir)
         if not days:
             raise FileNotFoundError(f"{scores_dir}: no score snapshot; run `sponsorwatch score`")
         latest = days[-1]

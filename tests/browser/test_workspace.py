@@ -13,14 +13,14 @@ from typing import Any
 import polars as pl
 from openpyxl import load_workbook
 
-from serving.state import snapshot_dates
 from tests.browser.conftest import LiveServer, sign_in
+from training.fitting.scoring import score_dates
 
 BLOCKING_IMPACTS = ("serious", "critical")
 
 
 def latest_scores(server: LiveServer) -> pl.DataFrame:
-    day = snapshot_dates(server.settings.scores_dir)[-1]
+    day = score_dates(server.settings.scores_dir)[-1]
     return pl.read_parquet(server.settings.scores_dir / f"as_of={day}" / "scores.parquet")
 
 

@@ -13,16 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from serving.db import AuditEntry
-from serving.state import snapshot_dates
 from sponsorwatch.contract import TABLES
 from sponsorwatch.storage import scan_warehouse
 from tests.serving.conftest import Api
+from training.fitting.scoring import score_dates
 
 ALL_ROLES = ("case-system", "analyst", "admin")
 
 
 def latest_scores(api: Api) -> pl.DataFrame:
-    day = snapshot_dates(api.settings.scores_dir)[-1]
+    day = score_dates(api.settings.scores_dir)[-1]
     return pl.read_parquet(api.settings.scores_dir / f"as_of={day}" / "scores.parquet")
 
 
@@ -157,7 +157,7 @@ def test_sponsor_page(api: Api) -> None:
     history = pl.concat(
         pl.read_parquet(api.settings.scores_dir / f"as_of={day}" / "scores.parquet")
         .filter(pl.col("sponsor_id") == row["sponsor_id"]).select("as_of", "score")
-        for day in snapshot_dates(api.settings.scores_dir))
+        for day in score_dates(api.settings.scores_dir))
     assert history.height >= 2
     assert [h["as_of"] for h in page["history"]] == [str(d) for d in history["as_of"]]
     assert [h["score"] for h in page["history"]] == pytest.approx(history["score"].to_list())

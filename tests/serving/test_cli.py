@@ -9,8 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from cli.main import app
-from serving.state import snapshot_dates
 from tests.serving.conftest import copy_home, start_api
+from training.fitting.scoring import score_dates
 
 
 def run(home: Path, *args: str) -> str:
@@ -27,7 +27,7 @@ def test_demo_leaves_a_served_ranking_and_a_working_key(scored_home: Path,
     assert "promoted version" in output and "/docs" in output
     key = re.search(r"admin key\s+(sw_\S+)", output)
     assert key is not None
-    assert len(snapshot_dates(scored_home / "scores")) == 3
+    assert len(score_dates(scored_home / "scores")) == 3
     api = next(start_api(copy_home(scored_home, tmp_path / "home")))
     page = api.client.get("/v1/sponsors?page_size=3", headers={"X-API-Key": key.group(1)})
     assert page.status_code == 200 and len(page.json()["items"]) == 3

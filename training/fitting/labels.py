@@ -16,7 +16,7 @@ import polars as pl
 
 from features.pit import conform
 from sponsorwatch.contract import TABLES
-from sponsorwatch.history import as_known_on, current, derive_versions
+from sponsorwatch.history import known_versions
 
 #: Order in which a snapshot's selection is reported when several inspections decide it:
 #: a RANDOM one first, because only those make the snapshot part of the unbiased sample.
@@ -62,9 +62,8 @@ def build_labels(inspections: pl.LazyFrame, as_of_dates: Iterable[date],
                                     "label": pl.Int8, "selection": pl.String})
     windows = pl.LazyFrame({"as_of": dates}, schema={"as_of": pl.Date}).with_columns(
         window_end=pl.col("as_of").dt.offset_by(f"{horizon_months}mo"))
-    versions = derive_versions("inspections", conform(TABLES["inspections"], inspections))
-    inspections = (current("inspections", versions) if known_until is None
-                   else as_known_on("inspections", versions, known_until))
+    inspections = known_versions("inspections", conform(TABLES["inspections"], inspections),
+                                 known_until)
     closed = pl.col("closed_on").is_not_null()
     if known_until is not None:
         closed = closed & (pl.col("closed_on") <= known_until)

@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from serving.state import snapshot_dates
 from tests.serving.conftest import Api, copy_home, start_api
+from training.fitting.scoring import score_dates
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 SPONSOR_LINK = re.compile(r'<td><a href="/sponsors/([0-9]{8})">')
@@ -59,7 +59,7 @@ class Web:
         return TestClient(self.api.client.app)
 
     def latest_scores(self) -> pl.DataFrame:
-        day = snapshot_dates(self.settings.scores_dir)[-1]
+        day = score_dates(self.settings.scores_dir)[-1]
         return (pl.read_parquet(self.settings.scores_dir / f"as_of={day}" / "scores.parquet")
                 .sort("rank"))
 
