@@ -22,13 +22,10 @@ from serving.db import utc_now
 from sponsorwatch.settings import Settings
 from sponsorwatch.storage import json_safe
 from training.fitting.model import load_risk_model
-from training.fitting.scoring import score_dates
+from training.fitting.scoring import SCORE_COLUMNS, score_dates
 
 log = logging.getLogger(__name__)
 
-#: Columns of a score table that are not features.
-SCORE_COLUMNS = ("sponsor_id", "name", "sbi_code", "sector", "postcode4", "as_of",
-                 "model_version", "score", "rank", "band", "reasons")
 _RISK_FIELDS = ("sponsor_id", "name", "sbi_code", "sector", "postcode4", "score", "rank",
                 "band", "reasons", "model_version", "as_of")
 _HISTORY_COLUMNS = ("sponsor_id", "as_of", "score", "rank", "band", "model_version")
