@@ -22,6 +22,7 @@ from serving.audit import AuditWriter, purge_audit
 from serving.batching import RecordsBatcher, ScoringSetup
 from serving.db import create_schema, make_engine, session_factory
 from serving.keys import KeyVerifier
+from serving.limits import BodyLimitMiddleware
 from serving.metrics import MetricsMiddleware, ServiceMetrics
 from serving.routes import admin, card, health, model, reviews, scores, sponsors
 from serving.state import ServingState, load_state
@@ -108,6 +109,8 @@ def create_app(settings: Settings | None = None,
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Added last, so it runs first: nothing reads a body before its size is checked.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     install_web(app)  # the analyst pages at / (issue 7)
     for extend in extra:
         extend(app)

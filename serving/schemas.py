@@ -28,6 +28,18 @@ UtcDateTime = Annotated[datetime, AfterValidator(
 Band = Annotated[str, Field(description="Risk band of the score (see GET /v1/model)")]
 
 
+def _on_or_before_today(day: date) -> date:
+    """A day something already happened: from 2000 (the scheme's records) to today (UTC);
+    year 1, 9999 or next week is a typo or a probe, answered 422."""
+    today = datetime.now(UTC).date()
+    if not EARLIEST_AS_OF <= day <= today:
+        raise ValueError(f"must lie between {EARLIEST_AS_OF} and today ({today})")
+    return day
+
+
+PastDay = Annotated[date, AfterValidator(_on_or_before_today)]
+
+
 class Reason(BaseModel):
     """One feature's contribution to a score."""
 
@@ -121,7 +133,8 @@ class ReviewIn(BaseModel):
 
     decision: Decision
     note: str = Field("", max_length=5000)
-    decided_on: date | None = Field(None, description="Defaults to today (UTC)")
+    decided_on: PastDay | None = Field(None, description="Defaults to today (UTC); "
+                                                         "2000-01-01 to today")
 
 
 class OutcomeIn(BaseModel):
@@ -130,7 +143,8 @@ class OutcomeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Outcome
-    closed_on: date | None = Field(None, description="Required unless the outcome is OPEN")
+    closed_on: PastDay | None = Field(None, description="Required unless the outcome is "
+                                                        "OPEN; 2000-01-01 to today")
     findings: list[Finding] = Field(default_factory=list, max_length=len(FINDINGS))
     fine_eur: float | None = Field(None, ge=0, le=1e9)
     note: str = Field("", max_length=5000)

@@ -36,6 +36,30 @@ class Settings(BaseSettings):
                                                 "(a proxy of nationality mix; off by default)")
     audit_retention_days: int = Field(183, ge=183, description="At least 6 months")
     fairness_min_ratio: float = Field(0.8, gt=0, le=1, description="Four-fifths rule bound")
+    fairness_min_support: int = Field(
+        20, ge=1, description="Labelled negatives a nationality-mix group needs for its "
+                              "false-positive rate to be measured (and compared)")
+    fairness_min_group_share: float = Field(
+        0.02, ge=0, le=1, description="Share of the audited sponsors from which a "
+                                      "nationality-mix group must be measured for the "
+                                      "fairness gate to pass (smaller groups are reported "
+                                      "as unmeasured but do not block)")
+    fairness_min_random: int = Field(
+        200, ge=0, description="RANDOM-inspection labels (pooled over the holdout window) "
+                               "needed to audit fairness on them alone; with fewer, or where "
+                               "a group cannot be measured on them, every labelled "
+                               "inspection is used and the audit says so")
+    proxy_max_auc: float = Field(
+        0.8, gt=0.5, le=1, description="Promotion gate: highest macro AUC with which the "
+                                       "model's features may predict the nationality mix "
+                                       "(proxy check)")
+    promoted_by: str | None = Field(
+        None, description="Who promotes, when `sponsorwatch promote --by` is not given "
+                          "(recorded on the version and in the audit trail; required "
+                          "with --force)")
+    max_request_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest request body the service reads; "
+                                              "a larger one is answered 413 unread")
     seed: int = 42
 
     @model_validator(mode="after")
