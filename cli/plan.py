@@ -31,28 +31,33 @@ def plan(
     out: Annotated[Path | None, typer.Option(
         "--out", help="Also write the plan here (.csv, .parquet or .json) [default: none]")
     ] = None,
+    plan_id: Annotated[str | None, typer.Option(
+        "--plan-id", help="Id of the plan, which every inspection opened from it carries "
+                          "[default: `PLAN-<as_of>-<seed>`]")] = None,
 ) -> None:
     """Draw the inspection list for the next period.
 
-    The list holds the highest-risk sponsors plus a random slice of the rest, each with its
-    selection reason and probability of selection. It is written to
+    The list holds the highest-risk sponsors plus a random slice of the rest. Each pick
+    carries what its inspection records (contract version 2): the plan's `plan_id`, its
+    `selection` (RISK_BASED or RANDOM) and its `inclusion_probability`. It is written to
     `<home>/plans/as_of=DATE/plan.parquet`, and to --out if given.
     """
     from training.fitting.scoring import load_score_snapshot
-    from training.planning.design import build_inspection_plan, write_plan
+    from training.planning.design import build_inspection_plan, default_plan_id, write_plan
 
     settings = settings_of(ctx)
+    chosen_seed = settings.seed if seed is None else seed
     try:
         scores, day = load_score_snapshot(settings.scores_dir, optional_day(as_of, "--as-of"))
         table, design = build_inspection_plan(
-            scores, capacity or settings.inspection_capacity, random_share,
-            settings.seed if seed is None else seed)
+            scores, capacity or settings.inspection_capacity, random_share, chosen_seed,
+            plan_id if plan_id is not None else default_plan_id(day, chosen_seed))
         path = write_plan(table, design, settings.home, day, out)
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
         return
     _print_plan(table, design)
-    typer.echo(f"plan of {table.height} inspections from scores as of {day}: "
+    typer.echo(f"plan {design.plan_id} of {table.height} inspections from scores as of {day}: "
                f"{design.risk_based} risk-based, {design.random} random (probability "
                f"{design.random_probability:.5f} each among {design.population - design.risk_based}"
                f" sponsors); written to {path}" + (f" and {out}" if out else ""))
@@ -63,12 +68,12 @@ def _print_plan(table: Any, design: Any, rows: int = 15) -> None:
     from rich.table import Table
 
     view = Table(title=f"inspection plan (first {min(rows, table.height)} of {table.height})")
-    for column in ("#", "sponsor", "name", "reason", "p(selected)", "score", "rank"):
+    for column in ("#", "sponsor", "name", "selection", "p(selected)", "score", "rank"):
         view.add_column(column, justify="right" if column in ("#", "p(selected)", "score",
                                                               "rank") else "left")
     for row in table.head(rows).iter_rows(named=True):
         view.add_row(str(row["plan_position"]), row["sponsor_id"], str(row.get("name") or ""),
-                     row["selection_reason"], f"{row['inclusion_probability']:.4f}",
+                     row["selection"], f"{row['inclusion_probability']:.4f}",
                      f"{row['score']:.3f}", str(row.get("rank", "")))
     Console().print(view)
 

@@ -232,6 +232,7 @@ def demo(
     from sqlalchemy.orm import Session
 
     from pipelines.run import run_demo
+    from serving.audit import promotion_row, record_event
     from serving.keys import issue_key
 
     settings = settings_of(ctx)
@@ -243,7 +244,14 @@ def demo(
     with Progress(*columns, console=console) as progress:
         result = run_demo(settings, sponsors, settings.seed if seed is None else seed,
                           run_gx=gx, plots=plots, progress=_StageBars(progress))
-    with Session(_engine(ctx), expire_on_commit=False) as session:
+    engine = _engine(ctx)
+    decision = result.decision
+    if decision is not None and decision.promoted:  # the trail shows who put it in service
+        record_event(engine, promotion_row(decision.version, forced=decision.forced,
+                                           by=decision.by, reason=decision.reason,
+                                           previous=decision.previous_champion,
+                                           score_as_of=None))
+    with Session(engine, expire_on_commit=False) as session:
         issued = issue_key(session, settings.secret_key.get_secret_value(), "admin", "demo")
     base = f"http://{host}:{port}"
     for note in result.notes:

@@ -120,25 +120,78 @@ def promote(
     force: Annotated[bool, typer.Option("--force", help="Promote even when a gate fails")] = (
         False),
     reason: Annotated[str | None, typer.Option(
-        "--reason", help="Why (required with --force; recorded on the version) [default: none]")
+        "--reason", help="Why (required with --force; recorded on the version and in the "
+                         "audit trail) [default: none]")
+    ] = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="Who promotes (required with --force; recorded on the version and in "
+                     "the audit trail) [default: SPONSORWATCH_PROMOTED_BY]")
     ] = None,
 ) -> None:
-    """Make the challenger the champion when it passes the gates.
+    """Make the challenger the champion when it passes the gates, and rescore the served
+    snapshot with it.
 
     The champion alias moves to the challenger when it beats the champion on the same
-    held-out data (precision at capacity) and passes every other gate.
+    held-out data (precision at capacity), passes the fairness gate and the proxy check. A
+    gate that cannot measure fails. The latest score snapshot is then scored again by the
+    new champion (as `sponsorwatch score` does), and the promotion is written to the audit
+    trail; a running service picks both up on `POST /v1/admin/reload`.
     """
     from training.registry.promotion import promote as run_promote
 
     settings = settings_of(ctx)
     try:
-        decision = run_promote(settings, force=force, reason=reason)
+        decision = run_promote(settings, force=force, reason=reason, by=by)
     except (LookupError, ValueError) as exc:
         _fail(str(exc))
         return
     typer.echo(decision.summary())
     if not decision.promoted:
         raise typer.Exit(1)
+    rescored_day, problem = _rescore_served(settings)
+    try:
+        _record_promotion(settings, decision, rescored_day)
+    except Exception as exc:  # the champion has moved: say so rather than hide it
+        problem = "; ".join(filter(None, [problem, f"promoted, but the audit trail could not "
+                                                   f"record it: {exc}"]))
+    if problem:
+        _fail(problem)
+
+
+def _rescore_served(settings) -> tuple[object, str | None]:  # noqa: ANN001 - Settings
+    """Score the served day again with the new champion: (its day or None, a problem)."""
+    from training.jobs.score import rescore_served, served_day
+
+    try:
+        done = rescore_served(settings)
+    except (LookupError, FileNotFoundError, ValueError, OSError) as exc:
+        return None, (f"promoted, but the served snapshot of {served_day(settings)} could not "
+                      f"be scored again ({exc}); a service refuses to serve it until "
+                      f"`sponsorwatch score --as-of {served_day(settings)}` succeeds")
+    if done is None:
+        typer.echo("no score snapshot yet: run `sponsorwatch score --as-of DAY`")
+        return None, None
+    table, path, info = done
+    typer.echo(f"rescored {table.height} sponsors as of {table['as_of'][0]} with "
+               f"{info['name']} v{info['version']}; written to {path} "
+               "(reload a running service: POST /v1/admin/reload)")
+    return table["as_of"][0], None
+
+
+def _record_promotion(settings, decision, day) -> None:  # noqa: ANN001 - Settings, decision
+    """The promotion in the service's audit trail (who, forced or not, why)."""
+    from serving.audit import promotion_row, record_event
+    from serving.db import create_schema, make_engine
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.service_database_url)
+    try:
+        create_schema(engine)
+        record_event(engine, promotion_row(
+            decision.version, forced=decision.forced, by=decision.by,
+            reason=decision.reason, previous=decision.previous_champion, score_as_of=day))
+    finally:
+        engine.dispose()
 
 
 def score(

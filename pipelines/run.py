@@ -114,6 +114,11 @@ def train_stage(settings: Settings, until: date, plots: bool = True,
     return str(version.version)
 
 
+#: Who the demo names when it forces the first model of a fresh home into service (no
+#: person runs that promotion; ``SPONSORWATCH_PROMOTED_BY`` names one instead).
+DEMO_PROMOTER = "sponsorwatch demo (unattended)"
+
+
 def promote_stage(settings: Settings, force_first: bool = True,
                   progress: Progress = _quiet) -> Any:
     """Run the promotion gates; the very first model of a fresh home is promoted even if a
@@ -130,7 +135,7 @@ def promote_stage(settings: Settings, force_first: bool = True,
         first = True
     decision = promote(settings)
     if not decision.promoted and first and force_first:
-        decision = promote(settings, force=True,
+        decision = promote(settings, force=True, by=settings.promoted_by or DEMO_PROMOTER,
                            reason="demo: first model of a fresh home, nothing else to serve")
     progress("promote: done", 1, 1)
     return decision
@@ -156,6 +161,8 @@ class DemoResult:
     model_version: str
     promoted: bool
     scores: list[Path]
+    #: The promotion decision (gates, whether forced, by whom and why).
+    decision: Any = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -171,4 +178,4 @@ def run_demo(settings: Settings, sponsors: int, seed: int, run_gx: bool = True,
     # A few snapshots, so sponsor pages show a score history.
     scores = [score_stage(settings, day, progress) for day in dates[-SCORED_SNAPSHOTS:]]
     return DemoResult(source, settings.warehouse_dir, snapshots, version, decision.promoted,
-                      scores, [decision.summary()])
+                      scores, decision=decision, notes=[decision.summary()])

@@ -42,6 +42,34 @@ def audit_row(key_id: str, role: str, endpoint: str, sponsor_ids: Sequence[str],
             "model_version": model_version, "score_as_of": score_as_of}
 
 
+#: Endpoint column of a promotion recorded by ``sponsorwatch promote`` (not an HTTP call).
+PROMOTION_EVENT = "CLI promote"
+_ENDPOINT_LENGTH = 200
+
+
+def promotion_row(version: str, *, forced: bool, by: str | None, reason: str | None,
+                  previous: str | None = None,
+                  score_as_of: date | None = None) -> dict[str, Any]:
+    """The audit row of a promotion: who moved the champion to ``version``, whether the
+    gates were forced and why, in the ``endpoint`` column (cut to its 200 characters; the
+    full reason is on the version's MLflow tags). ``key_id`` and ``role`` are ``cli``."""
+    detail = (f"{PROMOTION_EVENT} v{version}"
+              + (f" (was v{previous})" if previous else "")
+              + (" FORCED" if forced else " gates passed")
+              + f" by {by or 'unnamed'}" + (f": {reason}" if reason else ""))
+    if len(detail) > _ENDPOINT_LENGTH:
+        detail = detail[:_ENDPOINT_LENGTH - 1] + "…"
+    return {"at": utc_now(), "key_id": "cli", "role": "cli", "endpoint": detail,
+            "sponsor_ids": "[]", "sponsor_count": 0, "model_version": str(version),
+            "score_as_of": score_as_of}
+
+
+def record_event(engine: Engine, row: dict[str, Any]) -> None:
+    """Write one audit row now (commands, not requests: no writer thread)."""
+    with engine.begin() as conn:
+        conn.execute(insert(AuditEntry), [row])
+
+
 class AuditWriter:
     """Batches audit rows to the database from a background thread.
 

@@ -277,7 +277,8 @@ def load_champion(settings: Settings, alias: str = "champion",
 
 def load_state(settings: Settings, previous: ServingState | None = None) -> ServingState:
     """Load model and snapshot; a part that fails keeps the previous one (if any) and is
-    reported in ``problems``."""
+    reported in ``problems``. The snapshot served is always the model's: one scored by
+    another version is scored again (see :func:`_champions_snapshot`)."""
     problems: dict[str, str] = {}
     try:
         model = load_champion(settings)
@@ -289,6 +290,7 @@ def load_state(settings: Settings, previous: ServingState | None = None) -> Serv
     except Exception as exc:  # a half-written or missing snapshot must not stop the service
         problems["snapshot"] = str(exc)
         snapshot = previous.snapshot if previous else None
+    snapshot = _champions_snapshot(settings, model, snapshot, previous, problems)
     try:
         context = WarehouseContext.load(settings.warehouse_dir)
     except Exception as exc:  # sponsor pages then show no inspections; records get no links
@@ -301,3 +303,58 @@ def load_state(settings: Settings, previous: ServingState | None = None) -> Serv
         log.error("load %s: %s", part, problem)
     return ServingState(model=model, snapshot=snapshot, context=context, thresholds=thresholds,
                         problems=problems)
+
+
+def version_mismatch(model: LoadedModel | None, snapshot: Snapshot | None) -> str | None:
+    """Why ``model`` and ``snapshot`` may not be served together, or None."""
+    if model is None or snapshot is None or snapshot.model_version == model.version:
+        return None
+    return (f"the score snapshot of {snapshot.as_of} was scored by version "
+            f"{snapshot.model_version}, the model loaded is version {model.version}")
+
+
+def _champions_snapshot(settings: Settings, model: LoadedModel | None,
+                        snapshot: Snapshot | None, previous: ServingState | None,
+                        problems: dict[str, str]) -> Snapshot | None:
+    """The snapshot to serve with ``model``: as loaded where the model scored it; else its
+    day scored again in this process from the feature store (written back to the score
+    store when the model is the registry's champion, so that the next load finds it);
+    else the previous snapshot where the model scored that one; else none, with the reason
+    in ``problems["snapshot"]`` (readiness then fails): a mismatch is never served."""
+    mismatch = version_mismatch(model, snapshot)
+    if mismatch is None:
+        return snapshot
+    assert model is not None and snapshot is not None
+    # Only the champion just read from the registry may write the score store; a model kept
+    # from before or a local copy would overwrite the champion's scores with its own.
+    authoritative = model.source == "registry" and "model" not in problems
+    kept = previous.snapshot if previous else None
+    if not authoritative and kept is not None and version_mismatch(model, kept) is None:
+        problems["snapshot"] = f"{mismatch}; kept the previous snapshot of {kept.as_of}"
+        return kept
+    try:
+        from training.fitting.scoring import write_scores
+        from training.jobs.score import score_table
+
+        table = score_table(settings, model.model, model.version, snapshot.as_of)
+        if authoritative:
+            write_scores(table, settings.scores_dir, snapshot.as_of)
+            fresh = Snapshot.load(settings.scores_dir)
+        else:  # not the registry's champion: its scores stay out of the store
+            history = snapshot.history.filter(pl.col("as_of") != snapshot.as_of)
+            fresh = Snapshot.from_frame(table, pl.concat(
+                [history, table.select(_HISTORY_COLUMNS).with_columns(
+                    pl.col("as_of").cast(pl.Date), pl.col("rank").cast(pl.Int64))],
+                how="vertical_relaxed").sort("sponsor_id", "as_of"))
+        if version_mismatch(model, fresh) is None:
+            log.warning("%s: scored it again in-process", mismatch)
+            return fresh
+        problem = f"{mismatch}; scoring it again gave version {fresh.model_version}"
+    except Exception as exc:  # no feature store, no warehouse, a feature the model lacks
+        problem = f"{mismatch}; it could not be scored again: {exc}"
+    if kept is not None and version_mismatch(model, kept) is None:
+        problems["snapshot"] = f"{problem}; kept the previous snapshot of {kept.as_of}"
+        return kept
+    problems["snapshot"] = (f"{problem}; not serving it (run `sponsorwatch score --as-of "
+                            f"{snapshot.as_of}` and reload)")
+    return None

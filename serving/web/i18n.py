@@ -152,11 +152,51 @@ def feature_value(value: float | None, unit: str | None, lang: Language) -> str:
     return number(value, lang, 2)
 
 
+def frequency(rate: float) -> tuple[int, int]:
+    """A rate as "about n in d": tenths from 0.095 to below 0.95, else hundredths."""
+    denominator = 10 if 0.095 <= rate < 0.95 else 100
+    return round(rate * denominator), denominator
+
+
 def calibrated_meaning(score: float, lang: Language) -> str:
-    """The score as a frequency: "about 3 in 10 sponsors with this score were found in
-    violation" (the score is a calibrated probability of a violation if inspected)."""
-    denominator = 10 if 0.095 <= score < 0.95 else 100
-    count = round(score * denominator)
+    """A rate as a frequency: "about 3 in 10 sponsors with this score were found in
+    violation". The sponsor page says it only with the evidence behind it
+    (:func:`evidence_meaning`)."""
+    count, denominator = frequency(score)
     if count < 1:
         return translate(lang, "sponsor.meaning_low")
     return translate(lang, "sponsor.meaning", n=count, d=denominator)
+
+
+def evidence_meaning(score: float, evidence: Mapping[str, Any] | None, lang: Language,
+                     version: str) -> dict[str, str | None]:
+    """What a score means, only as far as the served model's calibration evidence goes.
+
+    ``evidence`` is ``training.fitting.intervals.calibration_evidence`` of the model that
+    made the score. Where the score's range holds enough inspected snapshots, ``headline``
+    is the observed frequency in that range and ``evidence`` its 95 % interval and counts
+    (RANDOM inspections, else all labelled, saying so); where it holds too few, or there is
+    no table, ``headline`` says that there is not enough evidence and no frequency is given.
+    """
+    from training.fitting.intervals import evidence_range
+
+    found = evidence_range(evidence, score)
+    if evidence is None or found is None:
+        return {"headline": translate(lang, "sponsor.evidence_none", version=version),
+                "evidence": None}
+    span = {"low": number(found["lo"], lang, 2), "high": number(found["hi"], lang, 2)}
+    if found["basis"] == "thin":
+        return {"headline": translate(lang, "sponsor.evidence_thin",
+                                      inspected=found["labelled_inspected"],
+                                      minimum=evidence["min_inspected"], **span),
+                "evidence": None}
+    _, denominator = frequency(found["observed"])
+    key = ("sponsor.evidence_random" if found["basis"] == "random"
+           else "sponsor.evidence_labelled")
+    # Bounds rounded outwards, so the stated interval holds the computed one.
+    return {"headline": calibrated_meaning(found["observed"], lang),
+            "evidence": translate(
+                lang, key, lo=math.floor(found["observed_lo"] * denominator + 1e-9),
+                hi=math.ceil(found["observed_hi"] * denominator - 1e-9), d=denominator,
+                violations=found["violations"], inspected=found["inspected"],
+                random=found["random_inspected"], **span)}

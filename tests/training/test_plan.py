@@ -167,3 +167,77 @@ def test_inverse_propensity_estimates_cover_the_truth_in_nine_of_ten_seeds() -> 
             estimate = result[key]
             covered[key] += estimate["lo"] <= target[key] <= estimate["hi"]
     assert all(count >= 9 for count in covered.values()), covered
+
+
+def test_rogan_gladen_recovers_a_known_abuse_rate_over_many_draws() -> None:
+    """Inspections find a violation at an abuser with s = 0.6 and at a clean sponsor with
+    f = 0.07: the raw violation rate (~0.09) misses the abuse rate (0.05); the corrected
+    estimate is unbiased and its interval covers the true rate in at least 95 % of draws,
+    with the quality study's own uncertainty propagated or not."""
+    from training.planning.estimates import estimate_abuse_rate
+
+    s, f, n, draws = 0.6, 0.07, 2000, 300
+    scores = _scores(n, seed=5)
+    rng = np.random.default_rng(11)
+    abusive = rng.random(n) < 0.05
+    true_rate = abusive.mean()
+    chance = pl.DataFrame({"sponsor_id": scores["sponsor_id"],
+                           "p": np.where(abusive, s, f)})
+    # a quality study of 60 abusers and 600 clean sponsors, drawn once
+    s_hits, f_hits = int(rng.binomial(60, s)), int(rng.binomial(600, f))
+    s_hat, f_hat = s_hits / 60, f_hits / 600
+    s_ci, f_ci = clopper_pearson_interval(s_hits, 60), clopper_pearson_interval(f_hits, 600)
+    raw_covers = plugin_covers = propagated_covers = 0
+    raw_mean, estimates = 0.0, []
+    for draw in range(draws):
+        plan, _ = build_inspection_plan(scores, capacity=200, random_share=0.5, seed=draw)
+        plan = plan.join(chance, on="sponsor_id", how="left").with_columns(
+            outcome=pl.Series((rng.random(plan.height) < plan.join(
+                chance, on="sponsor_id", how="left")["p"].to_numpy()).astype(np.int8)))
+        known = estimate_abuse_rate(plan, s, f)["abuse_rate_all"]
+        studied = estimate_abuse_rate(plan, s_hat, f_hat, s_ci, f_ci)
+        raw = studied["prevalence_all"]
+        raw_covers += raw["lo"] <= true_rate <= raw["hi"]
+        raw_mean += raw["estimate"]
+        plugin_covers += known["lo"] <= true_rate <= known["hi"]
+        propagated_covers += studied["abuse_rate_all"]["lo"] <= true_rate <= \
+            studied["abuse_rate_all"]["hi"]
+        assert studied["abuse_rate_all"]["lo"] <= studied["abuse_rate_all"]["lo_plugin"]
+        assert studied["abuse_rate_all"]["hi"] >= studied["abuse_rate_all"]["hi_plugin"]
+        estimates.append(known["estimate"])
+    assert plugin_covers / draws >= 0.93, plugin_covers
+    assert propagated_covers / draws >= 0.95, propagated_covers
+    # the uncorrected interval often misses it, its estimate is biased upwards
+    assert raw_covers / draws < 0.75, raw_covers
+    assert raw_mean / draws > true_rate + 0.02
+    assert np.mean(estimates) == pytest.approx(true_rate, abs=0.01)
+
+
+def test_the_correction_refuses_a_sensitivity_not_above_the_false_finding_rate() -> None:
+    from training.planning.estimates import correct_for_misclassification, rogan_gladen
+
+    estimate = {"estimate": 0.1, "lo": 0.05, "hi": 0.2}
+    for s, f in ((0.1, 0.1), (0.05, 0.1), (1.2, 0.1), (0.6, -0.1)):
+        with pytest.raises(ValueError, match="sensitivity"):
+            correct_for_misclassification(estimate, s, f)
+        with pytest.raises(ValueError, match="sensitivity"):
+            rogan_gladen(0.1, s, f)
+    assert rogan_gladen(0.1, 0.6, 0.05) == pytest.approx(0.05 / 0.55)
+    # overlapping study intervals: not identified, the interval is everything
+    wide = correct_for_misclassification(estimate, 0.3, 0.1, (0.05, 0.6), (0.05, 0.2))
+    assert (wide["lo"], wide["hi"], wide["identified"]) == (0.0, 1.0, False)
+    # below f the estimate is clipped to 0
+    assert correct_for_misclassification({"estimate": 0.02, "lo": 0.01, "hi": 0.3}, 0.6,
+                                         0.05)["estimate"] == 0.0
+
+
+def test_the_correction_generalises_the_detection_probability() -> None:
+    from training.planning.estimates import estimate_abuse_rate
+
+    scaled = evaluate_plan(_hand_plan(), detection_probability=0.8)["prevalence_all"]
+    corrected = estimate_abuse_rate(_hand_plan(), 0.8, 0.0)["abuse_rate_all"]
+    for key in ("estimate", "lo", "hi"):
+        assert corrected[key] == pytest.approx(scaled[key])
+    # evaluate_plan itself is unchanged
+    assert estimate_abuse_rate(_hand_plan(), 0.8, 0.0)["prevalence_all"] == \
+        evaluate_plan(_hand_plan())["prevalence_all"]

@@ -72,13 +72,17 @@ def test_gate_refuses_worse_accepts_better_and_records_forcing(
 
     with pytest.raises(ValueError, match="--reason"):
         promote(settings, force=True, gates=PRECISION_ONLY)
+    with pytest.raises(ValueError, match="--by"):
+        promote(settings, force=True, reason="drill: roll back to compare live",
+                gates=PRECISION_ONLY)
     forced = promote(settings, force=True, reason="drill: roll back to compare live",
-                     gates=PRECISION_ONLY)
+                     by="R. Drill", gates=PRECISION_ONLY)
     assert forced.promoted and forced.forced
     model, info = load_model(settings, CHAMPION)
     assert info["version"] == worse_version
     assert info["tags"]["promotion_reason"] == "drill: roll back to compare live"
     assert info["tags"]["promotion_forced"] == "true"
+    assert info["tags"]["promoted_by"] == "R. Drill"
     assert info["training_window"]["until"] == str(HAND_UNTIL)
     rows = hand_data.rows(hand_data.dates[-1:])
     assert np.array_equal(model.predict(rows), bad.model.predict(rows))

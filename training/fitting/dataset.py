@@ -3,18 +3,23 @@
 Every snapshot row stays (labelled or not): the unlabelled ones are needed by the
 selection corrections (propensity of being inspected, PU learning) and by evaluation
 against a simulated world's truth.
+
+Labels have a knowledge time. The frame carries them as known on ``until`` (what a run
+may use to evaluate); a backtest that tests on day t trains on labels as known on t
+(:meth:`TrainingSet.known_on`), rebuilt from the raw inspections the set keeps and cached
+per knowledge day, so the cost is one label build per day, not per use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
 import polars as pl
 
-from training.fitting.labels import build_labels, labelable_dates
+from training.fitting.labels import LABEL_COLUMNS, build_labels, labelable_dates
 from training.fitting.model import feature_matrix
 
 KEY_COLUMNS = ("sponsor_id", "as_of")
@@ -22,13 +27,55 @@ KEY_COLUMNS = ("sponsor_id", "as_of")
 
 @dataclass(frozen=True)
 class TrainingSet:
-    """Snapshots (``sponsor_id, as_of, label, selection`` and the features) up to a
-    cut-off. ``label`` is null where unknown."""
+    """Snapshots (``sponsor_id, as_of, label, selection, plan_id, inclusion_probability``
+    and the features) up to a cut-off. ``label`` is null where unknown.
+
+    ``frame`` holds the labels as known on ``until``; :meth:`rows` of a view made by
+    :meth:`known_on` gives them as known on an earlier day instead (``inspections``, every
+    version of the raw table, is kept for that).
+    """
 
     frame: pl.DataFrame
     feature_names: list[str]
     horizon_months: int
     until: date
+    inspections: pl.DataFrame | None = field(default=None, repr=False, compare=False)
+    #: The knowledge day of the labels :meth:`rows` returns (None: ``until``).
+    label_day: date | None = None
+    _labels_by_day: dict[date, pl.DataFrame] = field(default_factory=dict, repr=False,
+                                                     compare=False)
+
+    @property
+    def knowledge_day(self) -> date:
+        """The day whose knowledge the labels of :meth:`rows` reflect."""
+        return self.until if self.label_day is None else self.label_day
+
+    def known_on(self, day: date) -> TrainingSet:
+        """The same snapshots with labels as known on ``day``: only inspection versions
+        recorded on or before it, outcomes closed after it still open. Shares the frame
+        and the label cache.
+
+        Raises:
+            ValueError: when ``day`` is after ``until`` (unknown yet), or the set keeps no
+                inspections to rebuild labels from.
+        """
+        if day > self.until:
+            raise ValueError(f"labels as known on {day} are not known by the cut-off "
+                             f"{self.until}")
+        if day != self.until and self.inspections is None:
+            raise ValueError("this training set keeps no inspections, so its labels cannot "
+                             f"be rebuilt as known on {day}; build it with assemble()")
+        return replace(self, label_day=None if day == self.until else day)
+
+    def labels(self, day: date) -> pl.DataFrame:
+        """``sponsor_id, as_of`` and the label columns of every snapshot date as known on
+        ``day`` (cached per day)."""
+        if day not in self._labels_by_day:
+            assert self.inspections is not None
+            self._labels_by_day[day] = build_labels(
+                self.inspections.lazy(), self.dates, self.horizon_months,
+                known_until=day).collect()
+        return self._labels_by_day[day]
 
     @property
     def dates(self) -> list[date]:
@@ -39,11 +86,20 @@ class TrainingSet:
         """Rows of the given snapshot dates (labelled ones only by default; only those
         decided by one kind of selection when ``selection`` is given)."""
         wanted = pl.col("as_of").is_in(sorted(set(dates)))
+        frame = self.frame
+        if self.label_day is not None:
+            frame = self._relabelled(frame.filter(wanted), self.label_day)
         if labelled_only:
             wanted = wanted & pl.col("label").is_not_null()
         if selection is not None:
             wanted = wanted & (pl.col("selection") == selection)
-        return self.frame.filter(wanted)
+        return frame.filter(wanted)
+
+    def _relabelled(self, rows: pl.DataFrame, day: date) -> pl.DataFrame:
+        labels = self.labels(day)
+        return (rows.drop(LABEL_COLUMNS)
+                .join(labels, on=list(KEY_COLUMNS), how="left", maintain_order="left")
+                .select(rows.columns))
 
     def matrix(self, rows: pl.DataFrame) -> np.ndarray:
         return feature_matrix(rows, self.feature_names)
@@ -57,6 +113,8 @@ class TrainingSet:
             "labelled_rows": labelled.height,
             "positive_rows": int(labelled.get_column("label").sum() or 0),
             "random_labelled_rows": labelled.filter(pl.col("selection") == "RANDOM").height,
+            "labelled_rows_with_inclusion_probability": labelled.filter(
+                pl.col("inclusion_probability").is_not_null()).height,
             "sponsors": self.frame.get_column("sponsor_id").n_unique(),
             "horizon_months": self.horizon_months,
             "until": str(self.until),
@@ -90,11 +148,25 @@ def assemble(features: pl.LazyFrame, inspections: pl.LazyFrame, feature_names: l
     if missing:
         raise ValueError(f"feature snapshots lack column(s) {missing}; rebuild them with "
                          "`sponsorwatch features`")
-    labels = build_labels(inspections, dates, horizon_months, known_until=until)
+    # Every version is kept: labels as known on an earlier day are rebuilt from them.
+    raw = _label_inputs(inspections).collect()
+    labels = build_labels(raw.lazy(), dates, horizon_months, known_until=until).collect()
     frame = (features.filter(pl.col("as_of").is_in(dates))
              .select(*KEY_COLUMNS, *feature_names)
-             .join(labels, on=list(KEY_COLUMNS), how="left")
-             .select(*KEY_COLUMNS, "label", "selection", *feature_names)
+             .join(labels.lazy(), on=list(KEY_COLUMNS), how="left")
+             .select(*KEY_COLUMNS, *LABEL_COLUMNS, *feature_names)
              .sort("as_of", "sponsor_id")
              .collect())
-    return TrainingSet(frame, list(feature_names), horizon_months, until)
+    data = TrainingSet(frame, list(feature_names), horizon_months, until, inspections=raw)
+    data._labels_by_day[until] = labels
+    return data
+
+
+#: The inspection columns labels read (the others, findings and fines, are not kept).
+_LABEL_INPUTS = ("inspection_id", "sponsor_id", "opened_on", "closed_on", "selection",
+                 "outcome", "recorded_on", "plan_id", "inclusion_probability")
+
+
+def _label_inputs(inspections: pl.LazyFrame) -> pl.LazyFrame:
+    present = inspections.collect_schema()
+    return inspections.select([c for c in _LABEL_INPUTS if c in present])

@@ -21,6 +21,11 @@ from sponsorwatch.history import known_versions
 #: Order in which a snapshot's selection is reported when several inspections decide it:
 #: a RANDOM one first, because only those make the snapshot part of the unbiased sample.
 SELECTION_PRIORITY = ("RANDOM", "TIP", "RISK_BASED", "OTHER")
+#: Columns of :func:`build_labels` besides the key: the label and its deciding inspection.
+LABEL_COLUMNS = ("label", "selection", "plan_id", "inclusion_probability")
+LABEL_SCHEMA = {"sponsor_id": pl.String, "as_of": pl.Date, "label": pl.Int8,
+                "selection": pl.String, "plan_id": pl.String,
+                "inclusion_probability": pl.Float64}
 
 
 def add_months(day: date, months: int) -> date:
@@ -53,13 +58,14 @@ def build_labels(inspections: pl.LazyFrame, as_of_dates: Iterable[date],
 
     Returns:
         LazyFrame ``sponsor_id, as_of, label`` (Int8, null = unknown), ``selection`` (the
-        RANDOM selection where one decided the label, else the most telling other one).
+        RANDOM selection where one decided the label, else the most telling other one),
+        ``plan_id`` and ``inclusion_probability`` of that same deciding inspection (null
+        where no plan chose it: a tip, another reason, or a version 1 extract).
         Sponsors without any inspection in the window have no row: their label is unknown.
     """
     dates = sorted(set(as_of_dates))
     if not dates:
-        return pl.LazyFrame(schema={"sponsor_id": pl.String, "as_of": pl.Date,
-                                    "label": pl.Int8, "selection": pl.String})
+        return pl.LazyFrame(schema=LABEL_SCHEMA)
     windows = pl.LazyFrame({"as_of": dates}, schema={"as_of": pl.Date}).with_columns(
         window_end=pl.col("as_of").dt.offset_by(f"{horizon_months}mo"))
     inspections = known_versions("inspections", conform(TABLES["inspections"], inspections),
@@ -68,7 +74,9 @@ def build_labels(inspections: pl.LazyFrame, as_of_dates: Iterable[date],
     if known_until is not None:
         closed = closed & (pl.col("closed_on") <= known_until)
     outcome = pl.when(closed).then(pl.col("outcome")).otherwise(pl.lit("OPEN"))
-    events = (inspections.select("sponsor_id", "opened_on", "selection", outcome.alias("outcome"))
+    events = (inspections.select("inspection_id", "sponsor_id", "opened_on", "selection",
+                                 outcome.alias("outcome"),
+                                 "plan_id", "inclusion_probability")
               .join(windows, how="cross")
               .filter((pl.col("opened_on") > pl.col("as_of"))
                       & (pl.col("opened_on") <= pl.col("window_end"))))
@@ -85,14 +93,15 @@ def build_labels(inspections: pl.LazyFrame, as_of_dates: Iterable[date],
     return (events
             .with_columns(priority=pl.when(deciding).then(priority).otherwise(99))
             .group_by("sponsor_id", "as_of")
-            .agg(any_violation=is_violation.any(),
+            .agg(*(pl.col(c).sort_by("priority", "opened_on", "inspection_id").first()
+                   for c in ("selection", "plan_id", "inclusion_probability")),
+                 any_violation=is_violation.any(),
                  all_clean=is_clean.filter(pl.col("outcome") != "OPEN").all(),
-                 any_closed_clean=is_clean.any(),
-                 selection=pl.col("selection").sort_by("priority", "opened_on").first())
+                 any_closed_clean=is_clean.any())
             .select("sponsor_id", "as_of",
                     pl.when(pl.col("any_violation")).then(pl.lit(1, pl.Int8))
                     .when(pl.col("any_closed_clean") & pl.col("all_clean"))
                     .then(pl.lit(0, pl.Int8))
                     .otherwise(pl.lit(None, pl.Int8)).alias("label"),
-                    "selection")
+                    "selection", "plan_id", "inclusion_probability")
             .sort("as_of", "sponsor_id"))

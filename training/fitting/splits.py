@@ -3,7 +3,9 @@
 A snapshot as of T is labelled by inspections opened in (T, T+H]. A training snapshot whose
 label window reaches past a test snapshot's date would leak the future into training, so
 every training snapshot is at least H before every test snapshot (the gap), and a test
-snapshot is used only once its own window has ended (T + H <= until).
+snapshot is used only once its own window has ended (T + H <= until). The gap also means
+every training window has ended by the fold's test date, so the fold's training labels can
+be those known on that date (``TrainingSet.known_on``) without cutting a window short.
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ def calibration_split(train_dates: Iterable[date], horizon_months: int,
                       span: int = 1) -> tuple[list[date], list[date]]:
     """Split training dates into (fit, calibrate): the latest ``span`` dates calibrate and
     the fit part ends a horizon before them; falls back to no gap when that leaves nothing.
+
+    Training no longer uses it (it cross-fits the calibrator over time instead: see
+    :mod:`training.fitting.out_of_time`); kept for callers that hold a slice back.
     """
     dates = sorted(set(train_dates))
     if len(dates) <= span:

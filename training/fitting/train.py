@@ -2,9 +2,16 @@
 model and both baselines on the same folds, metrics on the labelled test set, on RANDOM
 inspections alone, and (simulated worlds) against the truth.
 
-The model that gets registered is the one of the latest fold: it was trained a horizon
-before the held-out snapshot date, so its held-out metrics and the promotion gate compare
-models on data neither learned from.
+Knowledge time: a fold that tests on day t trains on labels as known on t (inspection
+versions recorded by t; later outcomes still open), and every training snapshot's window
+ends by t (the horizon-long gap). Its test rows are scored against what is known at
+``until``.
+
+The model that gets registered is the one of the latest fold, the holdout: it learned
+only what was known on the holdout's test date t_h, and so did every choice that shaped
+it (the selection correction, its calibrator: see :mod:`training.fitting.out_of_time`),
+so its holdout metrics and the promotion gate judge the served model on data nothing
+learned or chose from.
 """
 
 from __future__ import annotations
@@ -17,16 +24,27 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from training.fitting.calibration import CalibrationMethod, fit_calibrator
+from training.fitting.calibration import CalibrationMethod
 from training.fitting.crude_rule import REQUIRED as CRUDE_RULE_INPUTS
 from training.fitting.crude_rule import crude_rule_score
 from training.fitting.dataset import TrainingSet
 from training.fitting.evaluation import truth_targets
 from training.fitting.metrics import DEFAULT_KS, ranking_metrics
-from training.fitting.model import Calibrator, IdentityCalibrator, RiskModel
-from training.fitting.models import LogisticBaseline, XGBParams, booster_margin, fit_xgboost
-from training.fitting.selection import CORRECTIONS, Correction, training_arrays
-from training.fitting.splits import TimeFold, calibration_split, prequential_folds
+from training.fitting.model import RiskModel
+from training.fitting.models import LogisticBaseline, XGBParams, fit_xgboost
+from training.fitting.out_of_time import (
+    OutOfTime,
+    fit_out_of_time_calibrator,
+    inner_folds,
+    out_of_time_margins,
+)
+from training.fitting.selection import (
+    CORRECTIONS,
+    Correction,
+    ipw_weight_sources,
+    training_arrays,
+)
+from training.fitting.splits import TimeFold, prequential_folds
 
 MODEL_KINDS = ("xgboost", "logistic", "crude_rule")
 SLICES = ("labelled", "random", "truth")
@@ -43,6 +61,9 @@ class TrainConfig:
     calibration: CalibrationMethod = "sigmoid"
     correction: Correction = "none"
     n_folds: int = 3
+    #: Inner folds (a backtest as of the holdout's test date) for the nested choice and
+    #: the out-of-time margins that calibrate each fold's booster.
+    inner_folds: int = 3
     capacity: int = 100
     ks: tuple[int, ...] = DEFAULT_KS
 
@@ -60,7 +81,8 @@ class FoldResult:
     """Scores and metrics of every model kind on one fold's test snapshots.
 
     ``metrics`` keys are ``{model}.{slice}.{metric}``, e.g. ``xgboost.random.average_precision``.
-    ``predictions`` holds every test snapshot row: ``sponsor_id, as_of, label, selection``,
+    ``predictions`` holds every test snapshot row: ``sponsor_id, as_of, label, selection,
+    inclusion_probability`` (Float64, null where unknown; labels as known at ``until``),
     ``truth`` (null without a truth table) and ``score_<model>``.
     """
 
@@ -71,16 +93,38 @@ class FoldResult:
 
 @dataclass
 class TrainResult:
+    """``folds`` are the evaluation folds, the holdout last; ``correction_comparison`` and
+    ``choice`` come from the inner folds only (see :mod:`training.fitting.out_of_time`);
+    ``calibration_inputs`` are the out-of-time margins the served model's calibrator was
+    fitted on."""
+
     model: RiskModel
     logistic: LogisticBaseline
     config: TrainConfig
     folds: list[FoldResult]
     data_summary: dict[str, Any]
     correction_comparison: dict[str, dict[str, float]] = field(default_factory=dict)
+    choice: dict[str, Any] = field(default_factory=dict)
+    calibration_inputs: OutOfTime | None = None
 
     @property
     def holdout(self) -> FoldResult:
         return self.folds[-1]
+
+    def honesty(self) -> dict[str, Any]:
+        """What the run logs about its knowledge times, nested choice, calibration and
+        weights."""
+        keys = ("labels_known_on", "calibration_scheme", "calibration_dates",
+                "calibration_rows", "ipw_weights", "inclusion_probability_known_rows")
+        return {
+            **self.choice,
+            "folds": [{**f.fold.as_dict(), "labels_known_on": str(f.fold.test_dates[0]),
+                       "test_labels_known_on": str(self.config.until),
+                       "role": "holdout" if n == len(self.folds) - 1 else "evaluation"}
+                      for n, f in enumerate(self.folds)],
+            "served_model": {k: self.model.metadata[k] for k in keys
+                             if k in self.model.metadata},
+        }
 
     def pooled_metrics(self) -> dict[str, float]:
         """Metrics over the test rows of all folds together (each fold's scores came from
@@ -92,41 +136,45 @@ def fit_risk_model(data: TrainingSet, train_dates: list[date], config: TrainConf
                    descriptions: dict[str, str], directions: dict[str, int],
                    correction: Correction | None = None,
                    train_arrays: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+                   *, known_on: date | None = None, calibration: OutOfTime | None = None,
                    ) -> RiskModel:
-    """Fit the calibrated booster on ``train_dates``.
+    """Fit the calibrated booster on ``train_dates`` with labels as known on ``known_on``
+    (default: the set's own knowledge day).
 
-    The calibrator is fitted on the latest training date(s) with a booster that learned only
-    from dates a horizon earlier; the booster is then refitted on every training date with the
-    same settings and keeps that calibrator. ``train_arrays`` are the training inputs of all
-    ``train_dates`` when the caller has them already.
+    The booster learns from every training date; its calibrator is cross-fitted over time
+    on ``calibration`` (out-of-time margins of the latest training dates, labelled as known
+    on ``known_on``), computed here with the inner folds of ``train_dates`` when not given.
+    ``train_arrays`` are the training inputs of all ``train_dates`` (labels known on
+    ``known_on``) when the caller has them already.
     """
     correction = correction or config.correction
-    fit_dates, calibrate_dates = calibration_split(train_dates, config.horizon_months)
-    x, y, w = training_arrays(data, fit_dates, correction, config.seed)
-    calibration_rows = data.rows(calibrate_dates)
-    calibration_y = calibration_rows.get_column("label").to_numpy()
-    calibrator: Calibrator = IdentityCalibrator()
-    if _both_classes(y) and _both_classes(calibration_y):
-        booster = fit_xgboost(x, y, data.feature_names, directions, config.params,
-                              config.seed, w)
-        margin = booster_margin(booster, data.matrix(calibration_rows))
-        calibrator = fit_calibrator(margin, calibration_y, config.calibration)
-    else:  # too few labels to hold a slice out: the booster's own probability stands
-        fit_dates, calibrate_dates = sorted(train_dates), []
-    x, y, w = train_arrays or training_arrays(data, train_dates, correction, config.seed)
+    known_on = known_on or data.knowledge_day
+    view = data.known_on(known_on)
+    if calibration is None:
+        folds = inner_folds(train_dates, config.horizon_months, known_on, config.inner_folds)
+        calibration = out_of_time_margins(data, folds, known_on, correction, config.params,
+                                          config.seed, directions)
+    calibrator, calibration_info = fit_out_of_time_calibrator(calibration, config.calibration)
+    x, y, w = train_arrays or training_arrays(view, train_dates, correction, config.seed)
     _require_both_classes(y, sorted(train_dates))
     booster = fit_xgboost(x, y, data.feature_names, directions, config.params, config.seed, w)
+    labelled = view.rows(train_dates)
     metadata = {
         "train_dates": [str(d) for d in sorted(train_dates)],
-        "fit_dates": [str(d) for d in fit_dates],
-        "calibration_dates": [str(d) for d in calibrate_dates],
+        "fit_dates": [str(d) for d in sorted(train_dates)],
+        "labels_known_on": str(known_on),
         "train_until": str(config.until),
         "horizon_months": config.horizon_months,
         "correction": correction,
         "calibration": type(calibrator).__name__,
+        **calibration_info,
+        "inclusion_probability_known_rows": int(
+            labelled.get_column("inclusion_probability").is_not_null().sum()),
         "params": config.params.as_dict(),
         "seed": config.seed,
     }
+    if correction == "ipw":
+        metadata["ipw_weights"] = ipw_weight_sources(view, train_dates)
     return RiskModel(list(data.feature_names), booster, calibrator,
                      {f: descriptions.get(f, f) for f in data.feature_names},
                      {f: int(directions.get(f, 0)) for f in data.feature_names}, metadata)
@@ -154,7 +202,8 @@ def evaluate_fold(fold: TimeFold, data: TrainingSet, models: dict[str, Any],
         scores["logistic"] = models["logistic"].predict(data.matrix(rows))
     if all(c in rows.columns for c in CRUDE_RULE_INPUTS):  # not in hand-made feature sets
         scores["crude_rule"] = crude_rule_score(rows)
-    predictions = rows.select("sponsor_id", "as_of", "label", "selection").with_columns(
+    predictions = rows.select("sponsor_id", "as_of", "label", "selection",
+                              pl.col("inclusion_probability").cast(pl.Float64)).with_columns(
         pl.Series("truth", truth_targets(truth, rows) if truth is not None
                   else np.full(rows.height, np.nan)).fill_nan(None),
         *(pl.Series(f"score_{kind}", s) for kind, s in scores.items()))
@@ -168,8 +217,9 @@ def slice_metrics(predictions: pl.DataFrame, config: TrainConfig) -> dict[str, f
         "labelled": (predictions.filter(pl.col("label").is_not_null()), "label"),
         "random": (predictions.filter(pl.col("label").is_not_null()
                                       & (pl.col("selection") == "RANDOM")), "label"),
-        "truth": (predictions.filter(pl.col("truth").is_not_null()), "truth"),
     }
+    if "truth" in predictions.columns:
+        slices["truth"] = (predictions.filter(pl.col("truth").is_not_null()), "truth")
     for slice_name, (rows, target) in slices.items():
         if rows.is_empty():
             continue
@@ -192,17 +242,12 @@ def pooled_metrics(folds: list[FoldResult], config: TrainConfig) -> dict[str, fl
     return slice_metrics(pl.concat([f.predictions for f in folds]), config)
 
 
-def run_folds(data: TrainingSet, config: TrainConfig, descriptions: dict[str, str],
-              directions: dict[str, int], truth: pl.DataFrame | None = None,
-              correction: Correction | None = None, baselines: bool = True
-              ) -> tuple[list[FoldResult], RiskModel, LogisticBaseline | None]:
-    """Train and evaluate on each prequential fold; returns the fold results and the
-    models of the latest fold (the logistic baseline only with ``baselines``).
+def evaluation_folds(data: TrainingSet, config: TrainConfig) -> list[TimeFold]:
+    """The prequential folds of the run, the holdout last.
 
     Raises:
         ValueError: when the snapshot dates give no fold.
     """
-    correction = correction or config.correction
     folds = prequential_folds(data.dates, config.horizon_months, config.until,
                               n_folds=config.n_folds, min_train_dates=1)
     if not folds:
@@ -210,15 +255,47 @@ def run_folds(data: TrainingSet, config: TrainConfig, descriptions: dict[str, st
             f"no time fold: snapshot dates {[str(d) for d in data.dates]} hold no two dates "
             f"{config.horizon_months} months apart with complete label windows by "
             f"{config.until}; build more snapshots (`sponsorwatch features`)")
+    return folds
+
+
+def choice_folds(data: TrainingSet, config: TrainConfig) -> tuple[list[TimeFold], TimeFold]:
+    """The inner folds every choice is made on, and the holdout fold none of them touches:
+    a backtest as of the holdout's test date t_h (test windows ended by t_h)."""
+    holdout = evaluation_folds(data, config)[-1]
+    return (inner_folds(holdout.train_dates, config.horizon_months, holdout.test_dates[0],
+                        config.inner_folds), holdout)
+
+
+def run_folds(data: TrainingSet, config: TrainConfig, descriptions: dict[str, str],
+              directions: dict[str, int], truth: pl.DataFrame | None = None,
+              correction: Correction | None = None, baselines: bool = True,
+              holdout_calibration: OutOfTime | None = None,
+              ) -> tuple[list[FoldResult], RiskModel, LogisticBaseline | None]:
+    """Train and evaluate on each prequential fold; returns the fold results and the
+    models of the latest fold (the logistic baseline only with ``baselines``).
+
+    Each fold trains on labels as known on its test date and is scored against labels as
+    known at ``until``. ``holdout_calibration``: out-of-time margins for the holdout's
+    calibrator when the caller has them (the inner folds of the nested choice).
+
+    Raises:
+        ValueError: when the snapshot dates give no fold.
+    """
+    correction = correction or config.correction
+    folds = evaluation_folds(data, config)
     results: list[FoldResult] = []
     model: RiskModel | None = None
     logistic: LogisticBaseline | None = None
     for number, fold in enumerate(folds):
-        arrays = training_arrays(data, fold.train_dates, correction, config.seed)
-        if not _both_classes(arrays[1]) and number < len(folds) - 1:
+        known_on = fold.test_dates[0]
+        arrays = training_arrays(data.known_on(known_on), fold.train_dates, correction,
+                                 config.seed)
+        last = number == len(folds) - 1
+        if not _both_classes(arrays[1]) and not last:
             continue  # an early fold of a small world may lack one class; the last may not
         model = fit_risk_model(data, list(fold.train_dates), config, descriptions,
-                               directions, correction, arrays)
+                               directions, correction, arrays, known_on=known_on,
+                               calibration=holdout_calibration if last else None)
         models: dict[str, Any] = {"xgboost": model}
         if baselines:
             logistic = models["logistic"] = LogisticBaseline(config.seed).fit(*arrays)
@@ -229,12 +306,14 @@ def run_folds(data: TrainingSet, config: TrainConfig, descriptions: dict[str, st
 
 def add_baselines(results: list[FoldResult], data: TrainingSet, config: TrainConfig,
                   correction: Correction) -> tuple[list[FoldResult], LogisticBaseline]:
-    """Fit the logistic baseline on each fold's training rows and add its scores and
-    metrics to the fold results (for runs made without baselines)."""
+    """Fit the logistic baseline on each fold's training rows (labels as known on the
+    fold's test date) and add its scores and metrics to the fold results (for runs made
+    without baselines)."""
     out: list[FoldResult] = []
     logistic: LogisticBaseline | None = None
     for result in results:
-        arrays = training_arrays(data, result.fold.train_dates, correction, config.seed)
+        arrays = training_arrays(data.known_on(result.fold.test_dates[0]),
+                                 result.fold.train_dates, correction, config.seed)
         logistic = LogisticBaseline(config.seed).fit(*arrays)
         rows = data.rows(result.fold.test_dates, labelled_only=False)
         predictions = result.predictions.with_columns(
@@ -254,29 +333,48 @@ def selection_score(metrics: dict[str, float]) -> float:
     return float("-inf")
 
 
+def inner_metrics(margins: OutOfTime, config: TrainConfig) -> dict[str, float]:
+    """``xgboost.{slice}.{metric}`` over the labelled rows of the inner folds."""
+    if margins.empty:
+        return {}
+    return slice_metrics(margins.predictions, config)
+
+
 def train_and_evaluate(data: TrainingSet, config: TrainConfig, descriptions: dict[str, str],
                        directions: dict[str, int], truth: pl.DataFrame | None = None,
                        compare_corrections: bool = False) -> TrainResult:
     """The whole training step. With ``compare_corrections`` every selection correction
-    runs on the same folds and the one best on the unbiased slice is kept (``none`` unless
-    another one beats it); the comparison is part of the result."""
+    runs on the inner folds (a backtest as of the holdout's test date) and the one best on
+    the unbiased slice there is kept (``none`` unless another one beats it); the holdout
+    fold is touched by no choice. The comparison and which folds chose are in the result.
+    """
+    inner, holdout = choice_folds(data, config)
+    known_on = holdout.test_dates[0]
     candidates: list[Correction] = list(CORRECTIONS) if compare_corrections else [
         config.correction]
-    outcomes: dict[str, tuple[list[FoldResult], RiskModel, LogisticBaseline | None]] = {}
-    comparison: dict[str, dict[str, float]] = {}
-    for correction in candidates:
-        # The baseline is fitted once, for the correction that is kept.
-        outcomes[correction] = run_folds(data, config, descriptions, directions, truth,
-                                         correction, baselines=not compare_corrections)
-        pooled = pooled_metrics(outcomes[correction][0], config)
-        comparison[correction] = {k: v for k, v in pooled.items()
-                                  if k.startswith("xgboost.")}
-    best = candidates[0]
-    for correction in candidates[1:]:
-        if selection_score(comparison[correction]) > selection_score(comparison[best]):
-            best = correction
-    folds, model, logistic = outcomes[best]
-    if logistic is None:
-        folds, logistic = add_baselines(folds, data, config, best)
+    margins = {c: out_of_time_margins(data, inner, known_on, c, config.params, config.seed,
+                                      directions) for c in candidates}
+    comparison = {c: inner_metrics(m, config) for c, m in margins.items()}
+    best = config.correction
+    usable = [c for c in candidates if not margins[c].empty]
+    if compare_corrections and usable:
+        best = max(usable, key=lambda c: (selection_score(comparison[c]), -candidates.index(c)))
+    chose_on = [f.name for f in margins[best].folds]
+    if not compare_corrections:
+        note = "none (correction fixed by the run)"
+    elif usable:
+        note = (f"inner folds {chose_on}: test windows ended by the holdout's test date "
+                f"{known_on}, labels as known on it")
+    else:
+        note = f"none (too few dates): default correction {best!r} kept"
+    folds, model, logistic = run_folds(data, config, descriptions, directions, truth, best,
+                                       holdout_calibration=margins[best])
+    assert logistic is not None
+    choice = {"choice_folds": note,
+              "inner_folds": [f.as_dict() for f in inner],
+              "inner_folds_used": chose_on,
+              "holdout_fold": holdout.name,
+              "holdout_labels_known_on": str(config.until),
+              "holdout_model_labels_known_on": str(known_on)}
     return TrainResult(model, logistic, replace(config, correction=best), folds, data.summary(),
-                       comparison if compare_corrections else {})
+                       comparison if compare_corrections else {}, choice, margins[best])

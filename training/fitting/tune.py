@@ -1,7 +1,9 @@
-"""XGBoost settings search with optuna on the same time folds as training.
+"""XGBoost settings search with optuna on the inner folds of training.
 
-The objective is average precision on the labelled test snapshots pooled over folds (the
-truth of a simulated world is never looked at, so a tuned model can still be judged on it).
+The objective is average precision on the labelled test snapshots pooled over the inner
+folds: a backtest as of the holdout's test date (see :mod:`training.fitting.out_of_time`),
+so the holdout fold that the promotion gate reads is touched by no trial. The truth of a
+simulated world is never looked at either, so a tuned model can still be judged on it.
 Each trial is a nested MLflow run under one parent run.
 """
 
@@ -12,7 +14,8 @@ from typing import Any
 
 from training.fitting.dataset import TrainingSet
 from training.fitting.models import XGBParams
-from training.fitting.train import TrainConfig, pooled_metrics, run_folds
+from training.fitting.out_of_time import out_of_time_margins
+from training.fitting.train import TrainConfig, choice_folds, inner_metrics
 
 OBJECTIVE = "xgboost.labelled.average_precision"
 
@@ -35,17 +38,29 @@ def suggest_params(trial: Any, base: XGBParams) -> XGBParams:
 def tune(data: TrainingSet, config: TrainConfig, descriptions: dict[str, str],
          directions: dict[str, int], trials: int, log_trial: Any = None
          ) -> tuple[XGBParams, float]:
-    """Run the study (seeded TPE sampler) and return the best settings and their score."""
+    """Run the study (seeded TPE sampler) on the inner folds and return the best settings
+    and their score.
+
+    Raises:
+        ValueError: when the dates give no inner fold (the holdout is never the fallback).
+    """
     import optuna
 
+    inner, holdout = choice_folds(data, config)
+    if not inner:
+        raise ValueError(
+            f"too few snapshot dates to tune without the holdout {holdout.name}: no test "
+            f"date {config.horizon_months} months before {holdout.test_dates[0]} has a "
+            "training date a horizon before it; build earlier snapshots")
+    known_on = holdout.test_dates[0]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest_params(trial, config.params)
         trial_config = replace(config, params=params)
-        folds, _, _ = run_folds(data, trial_config, descriptions, directions,
-                                baselines=False)
-        metrics = pooled_metrics(folds, trial_config)
+        margins = out_of_time_margins(data, inner, known_on, config.correction, params,
+                                      config.seed, directions)
+        metrics = inner_metrics(margins, trial_config)
         value = metrics.get(OBJECTIVE, float("nan"))
         if log_trial is not None:
             log_trial(trial.number, params, metrics)

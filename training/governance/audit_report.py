@@ -28,6 +28,15 @@ def audit_markdown(audit: Mapping[str, Any]) -> str:
              f"{RESTRICTED_GROUPING} at least {audit['min_ratio']:.2f} (or not significant): "
              f"**{'passed' if audit['passed'] else 'REFUSED'}**", ""]
     lines += [f"- {b}" for b in audit.get("breaches", [])]
+    lines += [f"- not measured: {u}" for u in audit.get("unmeasured", [])]
+    basis = audit.get("basis") or {}
+    if basis:
+        snapshots = basis.get("snapshots") or []
+        lines += ["", f"Measured on {basis.get('rows', '?')} sponsor snapshots"
+                  + (f" pooled over {len(snapshots)} snapshot(s) "
+                     f"({snapshots[0]} to {snapshots[-1]})" if snapshots else "")
+                  + f", labels of {basis.get('inspections', 'all labelled')} inspections"
+                  + (f": {basis['reason']}" if basis.get("reason") else "") + "."]
     for grouping, rows in audit["groups"].items():
         lines += ["", f"## By {grouping.replace('_', ' ')}", ""]
         outcomes = [o for o in OUTCOMES if rows and f"precision_{o}" in rows[0]]

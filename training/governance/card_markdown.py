@@ -39,6 +39,7 @@ def card_markdown(card: Mapping[str, Any]) -> str:
         for slice_name, values in holdout.items():
             lines.append(f"| {slice_name} | " + " | ".join(
                 "–" if values.get(m) is None else f"{values[m]:.3f}" for m in names) + " |")
+    lines += estimate_lines(card["metrics"].get("estimates"))
     lines += ["", "## Fairness", ""]
     fairness = card["fairness"]
     if "gate" in fairness:
@@ -100,4 +101,52 @@ def gap_lines(gap: Mapping[str, Any]) -> list[str]:
         raising = ", ".join(f"`{f['feature']}` +{f['gap']:.2f}" for f in g["features"])
         lines.append(f"- {g['group']} ({g['negatives']} non-abusive sponsors, score gap "
                      f"{g['margin_gap']:+.2f}): {raising or 'no feature raises it'}")
+    return lines
+
+
+def _interval(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """(estimate, interval) of one estimate, or ("not measurable", reason)."""
+    if not entry.get("measurable"):
+        return "not measurable", str(entry.get("reason", ""))
+    return f"{entry['estimate']:.3f}", f"{entry['lo']:.3f} – {entry['hi']:.3f}"
+
+
+def estimate_lines(estimates: Mapping[str, Any] | None) -> list[str]:
+    """The card's estimates with 95 % intervals on RANDOM inspections, the population
+    violation rate and the calibration evidence, each with its method and rows."""
+    if not estimates:
+        return ["", "### Estimates with intervals", "",
+                "No estimates with intervals were computed for this version."]
+    rows = estimates["rows"]
+    level = f"{100 * estimates['level']:.0f}%"
+    lines = ["", f"### Estimates with {level} intervals (held-out RANDOM inspections)", "",
+             f"{rows['random_labelled']} labelled RANDOM inspections of "
+             f"{rows['random_sponsors']} sponsors among {rows['labelled']} labelled and "
+             f"{rows['holdout']} held-out snapshots; "
+             f"{rows['labelled_with_inclusion_probability']} labelled with a known inclusion "
+             f"probability. Bootstrap: {estimates['bootstrap']['resamples']} resamples of "
+             f"sponsors, seed {estimates['bootstrap']['seed']}.", "",
+             f"| metric | estimate | {level} interval | method | rows |", "|---|---|---|---|---|"]
+    entries = {**estimates["metrics"],
+               "population_violation_rate": estimates["population_violation_rate"]}
+    for name, entry in entries.items():
+        value, interval = _interval(entry)
+        lines.append(f"| {name.replace('_', ' ')} | {value} | {interval} | "
+                     f"{entry.get('method', '–')} | {entry.get('rows', '–')} |")
+    evidence = estimates.get("calibration_evidence")
+    if evidence:
+        lines += ["", "### Calibration evidence", "",
+                  f"Observed violation rate per score range ({evidence['method']}); RANDOM "
+                  f"inspections where a range has at least {evidence['min_inspected']}, else "
+                  "all labelled inspections (mostly chosen by risk), else too few to state a "
+                  "rate.", "",
+                  "| score range | basis | inspected | violations | observed | "
+                  f"{level} interval | mean predicted |", "|---|---|---|---|---|---|---|"]
+        for r in evidence["ranges"]:
+            observed = _pct(r.get("observed")) if r["basis"] != "thin" else "too few"
+            interval = (f"{_pct(r['observed_lo'])} – {_pct(r['observed_hi'])}"
+                        if r["basis"] != "thin" else "–")
+            lines.append(f"| {r['lo']:.2f}–{r['hi']:.2f} | {r['basis']} | {r['inspected']} | "
+                         f"{r['violations']} | {observed} | {interval} | "
+                         f"{_pct(r.get('mean_predicted'))} |")
     return lines

@@ -175,6 +175,41 @@ def disparity_breaches(tables: Mapping[str, pl.DataFrame], metric: str, min_rati
     return breaches
 
 
+def unmeasured_groups(table: pl.DataFrame | None, metric: str, min_support: int,
+                      min_group_share: float = 0.0,
+                      grouping: str = RESTRICTED_GROUPING) -> list[str]:
+    """What keeps ``metric`` from being compared between the groups of ``grouping``, one
+    line each (empty when it can be): no group to measure, no best-off group to compare
+    with, or a known group holding at least ``min_group_share`` of the rows with too few
+    trials (e.g. labelled negatives for an FPR) for its ratio. Smaller groups and sponsors
+    of unknown group never block; an audit that cannot measure must not pass."""
+    base = metric.rsplit("_", 1)[0]
+    outcome = metric.rsplit("_", 1)[-1]
+    trials = dict(_metric_counts(outcome)).get(base, ("", "sponsors"))[1]
+    if table is None or table.is_empty() or f"{metric}_ratio" not in table.columns \
+            or trials not in table.columns:
+        return [f"no {grouping} table with {metric} (no {outcome} known)"]
+    rows = table.to_dicts()
+    total = sum(r["sponsors"] for r in rows)
+    known = [r for r in rows if r[grouping] != UNKNOWN]
+    required = [r for r in known if total and r["sponsors"] / total >= min_group_share]
+    what = (f"{outcome}led negatives" if outcome == "label" and trials.startswith("negatives")
+            else trials.replace("_", " "))
+    missing = []
+    if not any(r[f"{metric}_best_group"] for r in rows):
+        missing.append(f"no {grouping} group has the {min_support} {what} (and enough "
+                       f"expected false positives) to be the best-off group that the others "
+                       f"are compared with")
+    for r in required:
+        if r[f"{metric}_ratio"] is None and r[trials] < min_support:
+            missing.append(f"{r[grouping]} has {r[trials]} {what} of {r['sponsors']} "
+                           f"(needs {min_support})")
+    measured = [r for r in known if r[f"{metric}_ratio"] is not None]
+    if not missing and len(measured) < 2:
+        missing.append(f"fewer than two {grouping} groups measured on {metric}")
+    return missing
+
+
 def ratio_tables(audit: Mapping[str, Any], min_support: int = 20,
                  min_expected: float = 5.0) -> dict[str, pl.DataFrame]:
     """The group tables of a stored audit with ratios and p-values recomputed from its

@@ -63,6 +63,16 @@ def _headline(metrics: Mapping[str, float], k: int) -> dict[str, dict[str, float
     return out
 
 
+def _population_rate(estimates: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The population violation rate with its interval and method, for the register."""
+    rate = (estimates or {}).get("population_violation_rate")
+    if not rate:
+        return {}
+    keys = ("estimate", "lo", "hi", "method", "rows") if rate.get("measurable") else (
+        "reason", "rows")
+    return {"population_violation_rate": {k: json_safe(rate.get(k)) for k in keys}}
+
+
 def _fairness_summary(audit: Mapping[str, Any] | None) -> dict[str, Any]:
     if not audit:
         return {"status": "no fairness audit was logged for this run"}
@@ -101,10 +111,16 @@ def build_model_card(*, name: str, version: str, run_id: str, feature_names: Seq
                      training_window: Mapping[str, Any], data: Mapping[str, Any],
                      metrics: Mapping[str, float], fairness: Mapping[str, Any] | None,
                      capacity: int, horizon_months: int, fairness_min_ratio: float,
-                     random_share: float = 0.1, contact: str = CONTACT,
+                     random_share: float = 0.1, estimates: Mapping[str, Any] | None = None,
+                     contact: str = CONTACT,
                      organisation: str = ORGANISATION,
                      created: datetime | None = None) -> dict[str, Any]:
     """The card of one registered model version as a JSON-ready dict.
+
+    ``estimates`` (``training.fitting.intervals.holdout_estimates``: RANDOM slice metrics
+    with 95 % intervals, the population violation rate, the calibration evidence) go to
+    ``metrics.estimates``; without them, ``data["holdout_estimates"]`` is taken (the run's
+    info payload carries them there).
 
     Raises:
         ValueError: when a feature name points at a restricted attribute: such a model must
@@ -114,6 +130,9 @@ def build_model_card(*, name: str, version: str, run_id: str, feature_names: Seq
     if leaked:
         raise ValueError(f"restricted attribute(s) among the model's features: {leaked}")
     created = created or datetime.now(UTC)
+    data = dict(data)
+    estimates = estimates or data.pop("holdout_estimates", None)
+    data.pop("holdout_estimates", None)
     headline = _headline(metrics, capacity)
     fairness_summary = _fairness_summary(fairness)
     feature_rows = [{"name": f, "description": descriptions.get(f, ""),
@@ -196,7 +215,7 @@ def build_model_card(*, name: str, version: str, run_id: str, feature_names: Seq
             "and prevalence over all sponsors by inverse-propensity weighting. The audit runs "
             "on every training run and can be rerun on any score snapshot "
             "(`sponsorwatch audit-fairness`)."),
-        "performance_standard": headline,
+        "performance_standard": {**headline, **_population_rate(estimates)},
         "publication_category": PUBLICATION_CATEGORY,
         "status": "in development",
         "begin_date": created.date().isoformat(),
@@ -215,7 +234,8 @@ def build_model_card(*, name: str, version: str, run_id: str, feature_names: Seq
                  **{k: json_safe(v) for k, v in data.items()}},
         "features": feature_rows,
         "excluded_attributes": list(EXCLUDED_ATTRIBUTES),
-        "metrics": {"k": capacity, "holdout": headline},
+        "metrics": {"k": capacity, "holdout": headline,
+                    "estimates": json_safe(dict(estimates)) if estimates else None},
         "fairness": fairness_summary,
         "known_limits": limits,
         "human_oversight": oversight,

@@ -28,7 +28,11 @@ if TYPE_CHECKING:
 def audit_holdout(settings: Settings, result: TrainResult, data: TrainingSet,
                   descriptions: Mapping[str, str]) -> FairnessAudit:
     """The fairness audit of a training run: the registered model's ranking of every
-    sponsor on the latest held-out snapshot, top k = the inspection capacity."""
+    sponsor on each snapshot of the holdout window (top k = the inspection capacity in
+    each), the group tables pooled over those snapshots, measured on RANDOM inspections
+    where there are enough of them (``settings.fairness_min_random``), else on every
+    labelled one (the audit's ``basis`` says which and why). The proxy check, bias scan and
+    gap attribution look at the latest held-out snapshot."""
     import polars as pl
 
     from sponsorwatch.storage import scan_warehouse
@@ -36,15 +40,20 @@ def audit_holdout(settings: Settings, result: TrainResult, data: TrainingSet,
     from training.governance.groups import load_restricted_attributes
 
     predictions = result.holdout.predictions
-    as_of = predictions["as_of"].max()
-    rows = predictions.filter(pl.col("as_of") == as_of)
-    scored = rows.select("sponsor_id", "as_of", "label", "truth",
-                         score=pl.col("score_xgboost"))
+    days = sorted(predictions["as_of"].unique().to_list())
+    as_of = days[-1]
+    scored = predictions.select("sponsor_id", "as_of", "label", "selection", "truth",
+                                score=pl.col("score_xgboost"))
+    restricted = pl.concat([load_restricted_attributes(settings.warehouse_dir, day)
+                            .with_columns(pl.lit(day).alias("as_of")) for day in days],
+                           how="vertical_relaxed")
     features = data.rows([as_of], labelled_only=False)
     return run_fairness_audit(
         scored, features, result.model.feature_names, scan_warehouse(settings.warehouse_dir),
-        load_restricted_attributes(settings.warehouse_dir, as_of), k=result.config.capacity,
-        as_of=as_of, min_ratio=settings.fairness_min_ratio, seed=result.config.seed,
+        restricted, k=result.config.capacity, as_of=as_of,
+        min_ratio=settings.fairness_min_ratio, seed=result.config.seed,
+        min_support=settings.fairness_min_support, min_random=settings.fairness_min_random,
+        min_group_share=settings.fairness_min_group_share,
         descriptions=descriptions, contributions=contributions_frame(result.model, features))
 
 

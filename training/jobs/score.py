@@ -41,18 +41,44 @@ def snapshot(settings: Settings, as_of: date) -> pl.DataFrame:
     return frame
 
 
+def score_table(settings: Settings, model: Any, version: str, as_of: date) -> pl.DataFrame:
+    """Every sponsor active on ``as_of`` scored by ``model`` (registered as ``version``)
+    from the feature snapshot of that day: the table ``sponsorwatch score`` writes. Used
+    by the scoring run and by the service when its champion differs from the snapshot's."""
+    from sponsorwatch.storage import scan_warehouse
+    from training.fitting.scoring import score_frame
+
+    features = snapshot(settings, as_of)
+    sponsors = scan_warehouse(settings.warehouse_dir)["sponsors"].collect()
+    return score_frame(model, features, sponsors, capacity=settings.inspection_capacity,
+                       model_version=str(version))
+
+
 def run_scoring(settings: Settings, as_of: date, alias: str = "champion",
                 out: Path | None = None) -> tuple[pl.DataFrame, Path, dict[str, Any]]:
     """Score every active sponsor as of ``as_of`` with the model behind ``alias``; write the
     ranked table to the score store (and ``out``)."""
-    from sponsorwatch.storage import scan_warehouse
-    from training.fitting.scoring import score_frame, write_scores
+    from training.fitting.scoring import write_scores
     from training.registry.loading import load_model
 
     model, info = load_model(settings, alias)
-    features = snapshot(settings, as_of)
-    sponsors = scan_warehouse(settings.warehouse_dir)["sponsors"].collect()
-    table = score_frame(model, features, sponsors, capacity=settings.inspection_capacity,
-                        model_version=str(info["version"]))
+    table = score_table(settings, model, str(info["version"]), as_of)
     path = write_scores(table, settings.scores_dir, as_of, out)
     return table, path, info
+
+
+def served_day(settings: Settings) -> date | None:
+    """The day of the score snapshot the service serves (the latest), or None."""
+    from training.fitting.scoring import score_dates
+
+    days = score_dates(settings.scores_dir)
+    return days[-1] if days else None
+
+
+def rescore_served(settings: Settings, alias: str = "champion",
+                   ) -> tuple[pl.DataFrame, Path, dict[str, Any]] | None:
+    """Score the served snapshot's day again with the model behind ``alias`` (what
+    ``sponsorwatch promote`` does after moving the champion, so that what is served comes
+    from it); None when there is no score snapshot yet."""
+    day = served_day(settings)
+    return None if day is None else run_scoring(settings, day, alias)

@@ -108,6 +108,9 @@ def run_training(settings: Settings, config: TrainConfig, *, experiment: str,
 
     manifest = data_manifest(settings, data, meta)
     manifest["truth_file"] = str(truth_file) if truth_file else None
+    # Knowledge times, the nested choice (inner folds, the untouched holdout), the
+    # calibration scheme and where the ipw weights came from: logged with the manifest.
+    manifest["honest_learning"] = result.honesty()
     holdout_rows = data.rows(result.holdout.fold.test_dates)
     version = log_training_run(settings, result, experiment=experiment,
                                feature_set_version=meta.version, data_manifest=manifest,

@@ -10,7 +10,7 @@ from typing import Any
 
 from sponsorwatch.settings import Settings
 from training.fitting.models import XGBParams
-from training.fitting.train import TrainConfig
+from training.fitting.train import TrainConfig, choice_folds
 from training.fitting.tune import OBJECTIVE, tune
 
 
@@ -49,6 +49,11 @@ def run_tuning(settings: Settings, until: date, trials: int, horizon_months: int
                          "objective": OBJECTIVE})
         mlflow.log_params({"trials": trials, "until": str(until),
                            "horizon_months": horizon_months, "folds": n_folds})
+        inner, holdout = choice_folds(data, config)
+        # The objective reads the inner folds only; the holdout is left to the gate.
+        mlflow.log_dict({"inner_folds": [f.as_dict() for f in inner],
+                         "holdout_fold": holdout.as_dict()}, "tuning/folds.json")
+        mlflow.set_tag("holdout_fold", holdout.name)
         best, value = tune(data, config, meta.descriptions, meta.directions, trials, log_trial)
         mlflow.log_params({f"best_{k}": v for k, v in best.as_dict().items()})
         mlflow.log_metric(f"best.{OBJECTIVE}", value)

@@ -5,6 +5,11 @@ A plan for capacity ``K`` with random share ``r`` takes the ``K - m`` highest-ra
 the ``N - (K - m)`` others. Each pick carries its selection reason and its probability of
 being selected (1 for risk-based picks, ``m / (N - (K - m))`` for random ones), so that once
 the inspections come back every outcome can be weighted by the inverse of that probability.
+
+Every pick carries the three columns the contract's inspections carry (version 2):
+``plan_id`` (the plan's stable id, ``PLAN-<as_of>-<seed>`` unless one is given),
+``selection`` (RISK_BASED or RANDOM) and ``inclusion_probability``, so an inspection opened
+from the plan is recorded with them as they are (:func:`planned_inspections`).
 """
 
 from __future__ import annotations
@@ -30,9 +35,18 @@ class PlanDesign:
     risk_based: int
     random: int
     random_probability: float
+    #: The id every pick (and so every inspection opened from it) carries.
+    plan_id: str = ""
 
 
-def plan_design(population: int, capacity: int, random_share: float, seed: int) -> PlanDesign:
+def default_plan_id(as_of: date | None, seed: int) -> str:
+    """A plan's stable id: ``PLAN-<as_of>-<seed>`` (``PLAN-<seed>`` without a day), so the
+    same snapshot and seed always give the same id."""
+    return f"PLAN-{as_of.isoformat()}-{seed}" if as_of is not None else f"PLAN-{seed}"
+
+
+def plan_design(population: int, capacity: int, random_share: float, seed: int,
+                plan_id: str = "") -> PlanDesign:
     """Split ``capacity`` into risk-based and random picks for a population of sponsors.
 
     Raises:
@@ -49,11 +63,13 @@ def plan_design(population: int, capacity: int, random_share: float, seed: int) 
     random_picks = min(random_picks, rest)
     return PlanDesign(capacity=capacity, random_share=random_share, seed=seed,
                       population=population, risk_based=risk_based, random=random_picks,
-                      random_probability=(random_picks / rest) if rest else 0.0)
+                      random_probability=(random_picks / rest) if rest else 0.0,
+                      plan_id=plan_id)
 
 
 def build_inspection_plan(scores: pl.DataFrame, capacity: int, random_share: float = 0.1,
-                          seed: int = 42) -> tuple[pl.DataFrame, PlanDesign]:
+                          seed: int = 42, plan_id: str | None = None
+                          ) -> tuple[pl.DataFrame, PlanDesign]:
     """The inspection list for the next period from a score snapshot.
 
     Args:
@@ -63,16 +79,25 @@ def build_inspection_plan(scores: pl.DataFrame, capacity: int, random_share: flo
         capacity: inspections available (K).
         random_share: share of K drawn at random from the sponsors outside the risk-based top.
         seed: seed of the random draw; the same seed gives the same plan.
+        plan_id: the plan's id [default: :func:`default_plan_id` of the snapshot's
+            ``as_of`` (when the scores carry one) and the seed].
 
     Returns:
-        The plan (``plan_position``, ``selection_reason``, ``inclusion_probability``,
-        ``design_weight``, ``stratum_size``, then the score columns) and its design.
+        The plan (``plan_position``, ``plan_id``, ``sponsor_id``, ``selection``,
+        ``inclusion_probability``, ``selection_reason`` (the same as ``selection``, the name
+        the plan's evaluation reads), ``design_weight``, ``stratum_size``, ``population``,
+        then the score columns) and its design.
     """
     if scores.is_empty():
         raise ValueError("the score snapshot is empty: nothing to plan")
+    if plan_id is None:
+        days = scores["as_of"].unique().to_list() if "as_of" in scores.columns else []
+        plan_id = default_plan_id(days[0] if len(days) == 1 else None, seed)
+    if not plan_id.strip():
+        raise ValueError("the plan id is empty")
     order = ["rank", "sponsor_id"] if "rank" in scores.columns else ["score", "sponsor_id"]
     ranked = scores.sort(order, descending=[order[0] == "score", False])
-    design = plan_design(ranked.height, capacity, random_share, seed)
+    design = plan_design(ranked.height, capacity, random_share, seed, plan_id)
     rest = ranked.height - design.risk_based
     drawn = np.sort(np.random.default_rng(seed).choice(rest, size=design.random,
                                                        replace=False))
@@ -85,11 +110,34 @@ def build_inspection_plan(scores: pl.DataFrame, capacity: int, random_share: flo
         stratum_size=pl.lit(rest))
     plan = pl.concat([top, randoms], how="vertical_relaxed").with_columns(
         plan_position=pl.int_range(1, pl.len() + 1, dtype=pl.Int32),
+        plan_id=pl.lit(plan_id, dtype=pl.String),
+        selection=pl.col("selection_reason"),
         design_weight=1.0 / pl.col("inclusion_probability"),
         population=pl.lit(ranked.height))
-    front = ["plan_position", "sponsor_id", "selection_reason", "inclusion_probability",
-             "design_weight", "stratum_size", "population"]
+    front = ["plan_position", "plan_id", "sponsor_id", "selection", "inclusion_probability",
+             "selection_reason", "design_weight", "stratum_size", "population"]
     return plan.select(front + [c for c in plan.columns if c not in front]), design
+
+
+#: The columns a plan hands to the inspections opened from it (contract version 2).
+INSPECTION_COLUMNS = ("sponsor_id", "plan_id", "selection", "inclusion_probability")
+
+
+def planned_inspections(plan: pl.DataFrame) -> pl.DataFrame:
+    """The plan's picks as the contract's inspection columns: ``sponsor_id, plan_id,
+    selection, inclusion_probability`` (String, String, String, Float64), in plan order.
+
+    Raises:
+        ValueError: naming the columns a plan of an older version lacks.
+    """
+    missing = [c for c in INSPECTION_COLUMNS if c not in plan.columns]
+    if missing:
+        raise ValueError(f"the plan lacks column(s) {missing}; draw it again with "
+                         "`sponsorwatch plan`")
+    return plan.sort("plan_position").select(
+        pl.col("sponsor_id").cast(pl.String), pl.col("plan_id").cast(pl.String),
+        pl.col("selection").cast(pl.String),
+        pl.col("inclusion_probability").cast(pl.Float64))
 
 
 def plan_for_export(plan: pl.DataFrame) -> pl.DataFrame:

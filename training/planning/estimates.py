@@ -189,3 +189,92 @@ def _weighted_total(plan: pl.DataFrame) -> float:
             adjustment = rows["design_weight"].sum() / known["design_weight"].sum()
             total += float((known["design_weight"] * known["outcome"]).sum()) * adjustment
     return total
+
+
+def rogan_gladen(rate: float, sensitivity: float, false_finding_rate: float) -> float:
+    """The rate of the condition behind an imperfect finding (Rogan-Gladen), unclipped:
+    ``(rate - f) / (s - f)`` where a finding occurs with probability ``s`` where the
+    condition holds and ``f`` where it does not, and ``rate`` is the rate of findings.
+
+    Raises ``ValueError`` unless ``0 <= f < s <= 1``: with ``s <= f`` a finding says nothing
+    (or the opposite) about the condition and the rate is not identified.
+    """
+    if not 0.0 <= false_finding_rate < sensitivity <= 1.0:
+        raise ValueError(f"the correction needs 0 <= false-finding rate < sensitivity <= 1, "
+                         f"got sensitivity {sensitivity} and false-finding rate "
+                         f"{false_finding_rate}")
+    return (rate - false_finding_rate) / (sensitivity - false_finding_rate)
+
+
+def _clip(value: float) -> float:
+    return min(1.0, max(0.0, value))
+
+
+def correct_for_misclassification(
+        estimate: Estimate | dict[str, Any], sensitivity: float, false_finding_rate: float,
+        sensitivity_interval: tuple[float, float] | None = None,
+        false_finding_interval: tuple[float, float] | None = None) -> dict[str, Any]:
+    """A finding-rate estimate (``prevalence_all`` of :func:`evaluate_plan`) turned into an
+    estimate of the rate of the condition itself, with the Rogan-Gladen correction.
+
+    The point estimate and the interval's bounds go through the same increasing function
+    ``v -> (v - f) / (s - f)`` and are clipped to [0, 1] (``lo_plugin``, ``hi_plugin``:
+    ``s`` and ``f`` taken as known). Where intervals of ``s`` and ``f`` are given (from the
+    inspection-quality study), their uncertainty is propagated as well: ``lo`` and ``hi``
+    are the smallest and largest corrected value over the corners of the box (finding
+    rate bounds x ``s`` bounds x ``f`` bounds), where a linear-fractional function takes its
+    extremes; conservative (the three intervals' joint coverage is at least their
+    product, and in practice much more). Where the ``s`` and ``f`` intervals overlap the
+    rate is not identified inside the box and the interval is [0, 1]. Without the
+    intervals, ``lo``/``hi`` equal the plug-in bounds.
+
+    ``evaluate_plan(..., detection_probability=d)`` is the special case ``s = d``, ``f = 0``.
+    """
+    values = asdict(estimate) if isinstance(estimate, Estimate) else dict(estimate)
+    rogan_gladen(0.0, sensitivity, false_finding_rate)  # refuses s <= f
+    v, v_lo, v_hi = values.get("estimate"), values.get("lo"), values.get("hi")
+    out: dict[str, Any] = {
+        "estimate": None, "lo": None, "hi": None, "lo_plugin": None, "hi_plugin": None,
+        "finding_rate": v, "finding_lo": v_lo, "finding_hi": v_hi,
+        "sensitivity": sensitivity, "false_finding_rate": false_finding_rate,
+        "sensitivity_interval": sensitivity_interval,
+        "false_finding_interval": false_finding_interval,
+        "propagated": sensitivity_interval is not None and false_finding_interval is not None,
+        "identified": True,
+        **{k: values[k] for k in ("inspected", "known", "violations") if k in values}}
+    if v is None or v_lo is None or v_hi is None:
+        return out
+    out["estimate"] = _clip(rogan_gladen(v, sensitivity, false_finding_rate))
+    out["lo_plugin"] = _clip(rogan_gladen(v_lo, sensitivity, false_finding_rate))
+    out["hi_plugin"] = _clip(rogan_gladen(v_hi, sensitivity, false_finding_rate))
+    out["lo"], out["hi"] = out["lo_plugin"], out["hi_plugin"]
+    if out["propagated"]:
+        s_lo, s_hi = sensitivity_interval  # type: ignore[misc]
+        f_lo, f_hi = false_finding_interval  # type: ignore[misc]
+        if not (s_lo <= sensitivity <= s_hi and f_lo <= false_finding_rate <= f_hi):
+            raise ValueError("the sensitivity and false-finding rate must lie in their "
+                             "intervals")
+        if s_lo <= f_hi:
+            out["lo"], out["hi"], out["identified"] = 0.0, 1.0, False
+        else:
+            corners = [(r - f) / (s - f) for r in (v_lo, v_hi) for s in (s_lo, s_hi)
+                       for f in (f_lo, f_hi)]
+            out["lo"], out["hi"] = _clip(min(corners)), _clip(max(corners))
+    return out
+
+
+def estimate_abuse_rate(plan: pl.DataFrame, sensitivity: float, false_finding_rate: float,
+                        sensitivity_interval: tuple[float, float] | None = None,
+                        false_finding_interval: tuple[float, float] | None = None,
+                        top_k: int | None = None, alpha: float = 0.05) -> dict[str, Any]:
+    """:func:`evaluate_plan` (the design-based violation rate, with ``detection_probability``
+    1) plus ``abuse_rate_all``: its ``prevalence_all`` corrected for what inspections miss
+    (sensitivity ``s``) and find at clean sponsors (false-finding rate ``f``), see
+    :func:`correct_for_misclassification`. ``s`` and ``f`` come from an inspection-quality
+    study (re-inspections, or inspections checked against an established truth), never
+    from the simulator that made the outcomes."""
+    result = evaluate_plan(plan, top_k=top_k, alpha=alpha)
+    result["abuse_rate_all"] = correct_for_misclassification(
+        result["prevalence_all"], sensitivity, false_finding_rate, sensitivity_interval,
+        false_finding_interval)
+    return result

@@ -1,6 +1,9 @@
 """The gates a challenger must pass to become champion: it must beat the champion on the
-same held-out snapshots, and the fairness audit its training run logged must show no
-significant breach of the four-fifths rule."""
+same held-out snapshots, the fairness audit its training run logged must show no
+significant breach of the four-fifths rule, and its features may not predict the
+nationality mix beyond a bound (proxy check). Every gate fails closed: what cannot be
+measured (no audit, too few labelled negatives in a group, a skipped proxy check) fails,
+saying what was missing."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import polars as pl
 from sponsorwatch.settings import Settings
 from training.fitting.metrics import precision_at_k
 from training.governance.audit import read_audit
-from training.governance.disparity import disparity_breaches, ratio_tables
+from training.governance.disparity import disparity_breaches, ratio_tables, unmeasured_groups
 from training.governance.groups import RESTRICTED_GROUPING
 from training.registry.loading import LoadedModel
 
@@ -103,7 +106,11 @@ def read_run_audit(settings: Any, run_id: str) -> dict[str, Any] | None:
 def fairness_gate(ctx: Any) -> Any:
     """Promotion gate: the challenger's false-positive rate in the top k may not fall below
     ``settings.fairness_min_ratio`` times the best-off nationality-mix group's (four-fifths
-    rule), where the difference is significant. Reads the audit its training run logged."""
+    rule), where the difference is significant. Reads the audit its training run logged
+    (pooled over the holdout window; RANDOM inspections where there were enough). Fails
+    when it cannot measure: no audit, no best-off group, or a nationality-mix group of at
+    least ``settings.fairness_min_group_share`` of the sponsors with fewer than
+    ``settings.fairness_min_support`` labelled negatives."""
     run_id = ctx.challenger.info.get("run_id")
     bound = ctx.settings.fairness_min_ratio
     audit = read_run_audit(ctx.settings, run_id) if run_id else None
@@ -111,21 +118,70 @@ def fairness_gate(ctx: Any) -> Any:
         return GateResult("fairness", False,
                           f"run {run_id} logged no fairness audit; retrain the challenger",
                           {"min_ratio": bound})
-    tables = ratio_tables(audit)
+    min_support = ctx.settings.fairness_min_support
+    tables = ratio_tables(audit, min_support=min_support)
     metric = audit.get("gate_metric", "fpr_label")
     breaches = disparity_breaches(tables, metric, bound)
     restricted = tables.get(RESTRICTED_GROUPING)
     known = ([] if restricted is None or f"{metric}_ratio" not in restricted.columns
              else restricted[f"{metric}_ratio"].drop_nulls().to_list())
+    missing = unmeasured_groups(restricted, metric, min_support,
+                                ctx.settings.fairness_min_group_share)
+    basis = audit.get("basis") or {}
+    on = (f"{basis.get('inspections', 'all labelled')} inspections"
+          + (f" over {len(basis['snapshots'])} pooled snapshot(s)" if basis.get("snapshots")
+             else f" on the snapshot of {audit.get('as_of')}")
+          + (f" ({basis['reason']})" if basis.get("reason") else ""))
     numbers = {"metric": metric, "min_ratio": bound, "k": audit.get("k"),
+               "min_support": min_support,
+               "min_group_share": ctx.settings.fairness_min_group_share,
                "lowest_ratio": min(known) if known else None,
-               "breaches": [b.describe() for b in breaches]}
+               "breaches": [b.describe() for b in breaches], "unmeasured": missing,
+               "basis": basis}
     if breaches:
         return GateResult("fairness", False,
                           f"{metric} of the top {audit.get('k')} differs between "
                           f"{RESTRICTED_GROUPING} groups beyond the bound {bound:.2f}: "
-                          + "; ".join(b.describe() for b in breaches), numbers)
-    lowest = "n/a (no group with enough support)" if not known else f"{min(known):.2f}"
+                          + "; ".join(b.describe() for b in breaches) + f"; measured on {on}",
+                          numbers)
+    if missing:
+        return GateResult("fairness", False,
+                          f"cannot measure {metric} of the top {audit.get('k')} between "
+                          f"{RESTRICTED_GROUPING} groups on {on}: " + "; ".join(missing)
+                          + " (more labelled inspections needed, or `promote --force "
+                            "--reason TEXT --by NAME`)", numbers)
     return GateResult("fairness", True,
-                      f"{metric} ratio between {RESTRICTED_GROUPING} groups: lowest {lowest} "
-                      f"(bound {bound:.2f}, breaches only where significant)", numbers)
+                      f"{metric} ratio between {RESTRICTED_GROUPING} groups: lowest "
+                      f"{min(known):.2f} (bound {bound:.2f}, breaches only where "
+                      f"significant), measured on {on}", numbers)
+
+
+def proxy_gate(ctx: Any) -> Any:
+    """Promotion gate: the macro AUC with which the challenger's features predict the
+    nationality mix (the proxy check of its run's fairness audit) may not exceed
+    ``settings.proxy_max_auc``; fails where the check was skipped or not logged."""
+    run_id = ctx.challenger.info.get("run_id")
+    bound = ctx.settings.proxy_max_auc
+    audit = read_run_audit(ctx.settings, run_id) if run_id else None
+    if audit is None:
+        return GateResult("proxy", False,
+                          f"run {run_id} logged no fairness audit (and so no proxy check); "
+                          "retrain the challenger", {"max_auc": bound})
+    proxy = audit.get("proxy_check") or {}
+    auc = proxy.get("auc_macro")
+    numbers = {"max_auc": bound, "auc_macro": auc, "sponsors": proxy.get("sponsors"),
+               "classes": proxy.get("classes"),
+               "strongest_proxies": [p.get("feature") for p in
+                                     proxy.get("strongest_proxies", [])]}
+    if auc is None:
+        return GateResult("proxy", False,
+                          f"proxy check of run {run_id} could not measure how well the "
+                          f"features predict {RESTRICTED_GROUPING}: "
+                          f"{proxy.get('skipped', 'no proxy check logged')}", numbers)
+    strongest = ", ".join(numbers["strongest_proxies"][:3]) or "none"
+    passed = auc <= bound
+    return GateResult("proxy", passed,
+                      f"features predict {RESTRICTED_GROUPING} with macro AUC {auc:.3f} "
+                      f"({'within' if passed else 'beyond'} the bound {bound:.2f}; "
+                      f"{proxy.get('sponsors')} sponsors; strongest proxies {strongest})",
+                      numbers)

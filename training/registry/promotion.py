@@ -1,5 +1,5 @@
 """Promotion: ``champion`` moves to the ``challenger`` only when every gate passes (or by
-force with a recorded reason).
+force, with the reason and the person who forced it recorded on the version).
 """
 
 from __future__ import annotations
@@ -9,13 +9,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sponsorwatch.settings import Settings
-from training.registry.gates import Gate, GateContext, GateResult, beats_champion, fairness_gate
+from training.registry.gates import (
+    Gate,
+    GateContext,
+    GateResult,
+    beats_champion,
+    fairness_gate,
+    proxy_gate,
+)
 from training.registry.loading import LoadedModel, load_holdout, load_model
 from training.registry.tracking import CHALLENGER, CHAMPION, client
 
-#: Every gate a challenger must pass to become champion, in order. The fairness gate of
-#: issue 8 is appended here (a function ``GateContext -> GateResult``).
-PROMOTION_GATES: list[Gate] = [beats_champion, fairness_gate]
+#: Every gate a challenger must pass to become champion, in order (each a function
+#: ``GateContext -> GateResult`` that fails where it cannot measure).
+PROMOTION_GATES: list[Gate] = [beats_champion, fairness_gate, proxy_gate]
 
 
 @dataclass(frozen=True)
@@ -24,26 +31,38 @@ class PromotionDecision:
     version: str
     forced: bool
     results: list[GateResult]
+    by: str | None = None
+    reason: str | None = None
+    previous_champion: str | None = None
 
     def summary(self) -> str:
         lines = [f"{'PASS' if r.passed else 'FAIL'} {r.gate}: {r.message}" for r in self.results]
         head = (f"promoted version {self.version} to {CHAMPION}"
-                + (" (forced)" if self.forced else "")) if self.promoted else (
-            f"refused to promote version {self.version}")
+                + (f" (forced by {self.by}: {self.reason})" if self.forced else "")
+                + (f" by {self.by}" if self.by and not self.forced else "")
+                ) if self.promoted else (
+            f"refused to promote version {self.version} (a gate failed or could not "
+            "measure; override only with --force --reason TEXT --by NAME)")
         return "\n".join([head, *lines])
 
 
 def promote(settings: Settings, *, force: bool = False, reason: str | None = None,
-            gates: list[Gate] | None = None) -> PromotionDecision:
+            by: str | None = None, gates: list[Gate] | None = None) -> PromotionDecision:
     """Move ``champion`` to the current ``challenger`` when every gate passes, or when
-    forced with a reason (recorded as tags on the version).
+    forced with a reason and the person forcing it (``by``, else ``settings.promoted_by``);
+    both are recorded as tags on the version (``promotion_reason``, ``promoted_by``).
 
     Raises:
-        ValueError: on ``force`` without a reason.
+        ValueError: on ``force`` without a reason or without a person.
         LookupError: when there is no challenger.
     """
-    if force and not (reason and reason.strip()):
+    by = (by or settings.promoted_by or "").strip() or None
+    reason = (reason or "").strip() or None
+    if force and reason is None:
         raise ValueError("--force needs --reason TEXT: the reason is recorded on the version")
+    if force and by is None:
+        raise ValueError("--force needs --by NAME (or SPONSORWATCH_PROMOTED_BY): the person "
+                         "who forces the promotion is recorded on the version")
     challenger_model, challenger_info = load_model(settings, CHALLENGER)
     try:
         champion_model, champion_info = load_model(settings, CHAMPION)
@@ -55,20 +74,27 @@ def promote(settings: Settings, *, force: bool = False, reason: str | None = Non
     results = [gate(ctx) for gate in (PROMOTION_GATES if gates is None else gates)]
     passed = all(r.passed for r in results)
     version = challenger_info["version"]
-    decision = PromotionDecision(passed or force, version, force and not passed, results)
+    previous = None if champion is None else str(champion.info["version"])
+    decision = PromotionDecision(passed or force, version, force and not passed, results,
+                                 by, reason, previous)
     mlflow_client = client(settings)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    mlflow_client.set_model_version_tag(settings.model_name, version, "promotion_gates",
-                                        json.dumps([r.__dict__ for r in results], default=str))
+
+    def tag(key: str, value: str) -> None:
+        mlflow_client.set_model_version_tag(settings.model_name, version, key, value)
+
+    tag("promotion_gates", json.dumps([r.__dict__ for r in results], default=str))
     if decision.promoted:
         mlflow_client.set_registered_model_alias(settings.model_name, CHAMPION, version)
-        mlflow_client.set_model_version_tag(settings.model_name, version, "promoted_at", stamp)
-        if champion is not None:
-            mlflow_client.set_model_version_tag(settings.model_name, version,
-                                                "previous_champion", champion.info["version"])
+        tag("promoted_at", stamp)
+        if by:
+            tag("promoted_by", by)
+        if previous is not None:
+            tag("previous_champion", previous)
     if force:
-        mlflow_client.set_model_version_tag(settings.model_name, version, "promotion_forced",
-                                            "true")
-        mlflow_client.set_model_version_tag(settings.model_name, version, "promotion_reason",
-                                            reason or "")
+        tag("promotion_forced", "true")
+        tag("promotion_reason", reason or "")
+        tag("promotion_forced_by", by or "")
+    elif reason:
+        tag("promotion_reason", reason)
     return decision

@@ -39,9 +39,34 @@ INFO_FILE = "info.json"
 HOLDOUT_ARTIFACT = "evaluation/holdout.parquet"
 
 
+ESTIMATES_ARTIFACT = "evaluation/estimates.json"
+
+
+#: The last estimates computed, with the predictions they came from (a training run asks
+#: twice: for the run's info and for the model card).
+_last_estimates: list[tuple[pl.DataFrame, dict[str, Any]]] = []
+
+
+def holdout_estimates_of(result: TrainResult) -> dict[str, Any]:
+    """The served model's estimates with 95 % intervals on the holdout fold: RANDOM slice
+    metrics (k = the configured ks and the capacity), the population violation rate and the
+    calibration evidence the sponsor page quotes (``training.fitting.intervals``)."""
+    from training.fitting.intervals import holdout_estimates
+
+    predictions = result.holdout.predictions
+    if _last_estimates and _last_estimates[0][0] is predictions:
+        return _last_estimates[0][1]
+    ks = sorted({*result.config.ks, result.config.capacity})
+    estimates = holdout_estimates(predictions, ks, result.config.seed)
+    _last_estimates[:] = [(predictions, estimates)]
+    return estimates
+
+
 def model_info_payload(result: TrainResult, feature_set_version: str,
                        data_manifest: dict[str, Any]) -> dict[str, Any]:
-    """What :func:`load_model` hands to serving besides the model."""
+    """What :func:`load_model` hands to serving besides the model. ``data.holdout_estimates``
+    carries the estimates with intervals and the calibration evidence, so the service (and
+    the model card built from this payload) reads them without MLflow."""
     holdout = result.holdout
     return {
         "training_window": {
@@ -55,8 +80,9 @@ def model_info_payload(result: TrainResult, feature_set_version: str,
         "correction": result.config.correction,
         "metrics": finite_metrics({k: v for k, v in holdout.metrics.items()
                             if k.startswith("xgboost.")}),
-        "data": {k: data_manifest.get(k) for k in ("rows", "labelled_rows", "positive_rows",
-                                                   "random_labelled_rows", "sponsors")},
+        "data": {**{k: data_manifest.get(k) for k in ("rows", "labelled_rows", "positive_rows",
+                                                      "random_labelled_rows", "sponsors")},
+                 "holdout_estimates": holdout_estimates_of(result)},
     }
 
 
@@ -102,6 +128,7 @@ def log_training_run(settings: Settings, result: TrainResult, *, experiment: str
                                         for k, v in metrics.items()}))
         if result.correction_comparison:
             mlflow.log_dict(result.correction_comparison, "evaluation/corrections.json")
+        _log_estimates(info["data"]["holdout_estimates"])
         if plots:
             from training.fitting.plots import write_training_plots
 
@@ -138,6 +165,21 @@ def log_training_run(settings: Settings, result: TrainResult, *, experiment: str
                                                  version.version)
         mlflow.set_tag("registered_version", version.version)
         return RegisteredVersion(settings.model_name, str(version.version), run.info.run_id)
+
+
+def _log_estimates(estimates: dict[str, Any]) -> None:
+    """The holdout estimates as a JSON artifact (methods, rows, reasons for what is not
+    measurable) and, where measurable, as metrics ``interval.<model>.random.<metric>`` and
+    ``interval.population_violation_rate``, each with ``.lo`` and ``.hi``."""
+    import mlflow
+
+    from training.fitting.intervals import flat_metrics
+
+    mlflow.log_dict(estimates, ESTIMATES_ARTIFACT)
+    mlflow.log_metrics(finite_metrics(flat_metrics(estimates)))
+    mlflow.log_params({"interval_level": estimates["level"],
+                       "interval_bootstrap_resamples": estimates["bootstrap"]["resamples"],
+                       "interval_min_evidence": estimates["calibration_evidence"]["min_inspected"]})
 
 
 def _pip_requirements() -> list[str]:

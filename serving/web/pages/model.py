@@ -1,8 +1,9 @@
-"""The model page (version, training window, metrics, fairness audit, features) and the
-model card as a page."""
+"""The model page (version, training window, metrics, estimates with 95 % intervals and
+the calibration evidence, fairness audit, features) and the model card as a page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,6 +23,42 @@ def cached_model_card(request: Request, version: str) -> dict[str, Any] | None:
     return read_cached_card(request.app.state.settings, version)
 
 
+def model_estimates(request: Request, version: str) -> dict[str, Any] | None:
+    """The holdout estimates with intervals and calibration evidence of model ``version``
+    (``training.fitting.intervals.holdout_estimates``): from the served model's info when
+    it is the version loaded, else from that version's cached card; never from MLflow."""
+    loaded = common.serving_state(request).model
+    if loaded is not None and loaded.version == version:
+        found = (loaded.info.get("data") or {}).get("holdout_estimates")
+        if found:
+            return found
+    card = cached_model_card(request, version)
+    return ((card or {}).get("metrics") or {}).get("estimates")
+
+
+def estimate_rows(estimates: dict[str, Any], t: Callable[..., str]) -> list[dict[str, Any]]:
+    """The model page's rows of the estimates table, methods and reasons in words."""
+    from training.fitting import intervals
+
+    methods = {intervals.CLOPPER_PEARSON: "exact", intervals.BOOTSTRAP: "bootstrap",
+               intervals.HORVITZ_THOMPSON: "design", intervals.SIMPLE_RANDOM: "simple"}
+    entries = [(name, name, entry) for name, entry in estimates["metrics"].items()]
+    entries.append((t("model.population_rate"), "population_violation_rate",
+                    estimates["population_violation_rate"]))
+    rows = []
+    for label, name, entry in entries:
+        method = methods.get(entry.get("method", ""))
+        code = entry.get("reason_code")
+        rows.append({
+            "label": label, "name": name, "measurable": bool(entry.get("measurable")),
+            "estimate": entry.get("estimate"), "lo": entry.get("lo"), "hi": entry.get("hi"),
+            "rows": entry.get("rows"),
+            "method": t(f"model.method_name.{method}") if method else entry.get("method", ""),
+            "reason": (t(f"model.reason.{code}", **entry.get("reason_values", {}))
+                       if code else entry.get("reason", ""))})
+    return rows
+
+
 @router.get("/model", response_class=HTMLResponse)
 def model_page(request: Request, user: common.PageUser) -> Response:
     from serving.routes.model import feature_infos, numeric_metrics, training_window
@@ -35,7 +72,11 @@ def model_page(request: Request, user: common.PageUser) -> Response:
         info = loaded.info
         stored = info.get("training_window") or {}
         card = cached_model_card(request, loaded.version)
+        estimates = model_estimates(request, loaded.version)
         context.update(
+            estimates=estimates,
+            estimate_rows=(estimate_rows(estimates, translator(common.language(request)))
+                           if estimates else []),
             window=training_window(loaded), holdout_dates=stored.get("holdout_dates") or [],
             metrics=sorted(numeric_metrics(info).items()),
             features=feature_infos(loaded.model), card=card,

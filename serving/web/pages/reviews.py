@@ -81,10 +81,12 @@ def _save_outcome(review_id: str, request: Request, user: WebUser,
                   form: dict[str, Any]) -> Response:
     t = translator(common.language(request))
     with Session(request.app.state.engine) as session:
-        review = session.get(Review, review_id[:64])
+        # An id is 36 characters; a longer one names no review (never cut it to fit: a cut
+        # id could find a review that the save below, with the whole id, would then miss).
+        review = session.get(Review, review_id) if len(review_id) <= 64 else None
         if review is None:
             return common.render(request, "error.html", user, 404,
-                                 message=f"no review {review_id!r}")
+                                 message=f"no review {review_id[:64]!r}")
         sponsor_id = review.sponsor_id
         errors: list[str] = []
         if not csrf_ok(request, form.get("csrf")):
@@ -96,8 +98,12 @@ def _save_outcome(review_id: str, request: Request, user: WebUser,
                                  findings=list(form.get("findings") or []),
                                  fine_eur=form.get("fine_eur") or None,
                                  note=form.get("note") or "")
-                record_outcome(session, review_id, body.outcome, body.closed_on,
-                               list(body.findings), body.fine_eur, body.note, user.key_id)
+                saved = record_outcome(session, review_id, body.outcome, body.closed_on,
+                                       list(body.findings), body.fine_eur, body.note,
+                                       user.key_id)
+                if saved is None:  # deleted meanwhile: never say "saved" for nothing
+                    return common.render(request, "error.html", user, 404,
+                                         message=f"no review {review_id[:64]!r}")
             except ValidationError as exc:
                 errors = _form_errors(exc)
             except ReviewConflict as exc:

@@ -17,7 +17,7 @@ import serving.web.pages.common as common
 from serving.reviews import findings_of, reviews_of
 from serving.state import Snapshot
 from serving.web.charts import PALETTE, Series, bar_chart, time_chart
-from serving.web.i18n import calibrated_meaning, translator
+from serving.web.i18n import evidence_meaning, translator
 from serving.web.ranking import RankingView
 from serving.web.session import WebUser
 from sponsorwatch.contract import FINDINGS, OUTCOMES
@@ -122,6 +122,7 @@ def _delay_chart(records: Any, t: Any, fmt: common.Formats) -> dict[str, Any]:
 def sponsor_context(request: Request, user: WebUser, snapshot: Snapshot,
                     row: dict[str, Any], session: Session) -> dict[str, Any]:
     """What ``sponsor.html`` shows of the sponsor in ``row`` (a snapshot row)."""
+    from serving.web.pages.model import model_estimates
     from serving.web.sponsor_data import load_sponsor_records
 
     lang = common.language(request)
@@ -150,9 +151,12 @@ def sponsor_context(request: Request, user: WebUser, snapshot: Snapshot,
     inspections = (serving.context.inspections_of(sponsor_id)
                    if serving.context is not None else [])
     reviews = [{"review": r, "findings": findings_of(r)} for r in reviews_of(session, sponsor_id)]
+    version = str(row.get("model_version"))
+    estimates = model_estimates(request, version)
     return {"active": "ranking", "snapshot": snapshot, "row": row,
             "total": snapshot.frame.height,
-            "meaning": calibrated_meaning(float(row["score"]), lang),
+            "meaning": evidence_meaning(float(row["score"]), (estimates or {}).get(
+                "calibration_evidence"), lang, version),
             "reasons": _reason_rows(row, view, fmt), "history": history,
             "history_svg": history_svg, "wage": wage, "turnover": turnover, "delays": delays,
             "inspections": inspections, "reviews": reviews, "outcomes": OUTCOMES,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from serving.db import AuditEntry
 from serving.web.session import SESSION_COOKIE
 from tests.serving.web.conftest import Web, csrf_of, key_of, listed_ids, sign_in
+from training.fitting.intervals import evidence_range
 
 PAGES = ["/sponsors", "/sponsors?band=high", "/model", "/sponsors/export.csv",
          "/sponsors/export.xlsx"]
@@ -219,11 +220,16 @@ def test_sponsor_page_explains_the_score(web: Web) -> None:
     assert page.status_code == 200
     text = html.unescape(page.text)
     assert f"Rank {row['rank']} of {scores.height}" in text
-    tenths = round(row["score"] * 10)
-    meaning = (f"About {tenths} in 10 sponsors with this score were found in violation"
-               if 0.095 <= row["score"] < 0.95 else
-               f"About {round(row['score'] * 100)} in 100 sponsors with this score")
-    assert meaning in text
+    # "About N in 10" only with the evidence behind it: the served model's calibration
+    # evidence for this score's range, or a plain "not enough evidence".
+    info = web.client.app.state.serving.model.info  # type: ignore[attr-defined]
+    found = evidence_range(info["data"]["holdout_estimates"]["calibration_evidence"],
+                           row["score"])
+    if found is None or found["basis"] == "thin":
+        assert "Not enough evidence to say how often sponsors with this score" in text
+    else:
+        assert "sponsors with this score were found in violation" in text
+        assert f"{found['violations']} of {found['inspected']}" in text
     for reason in row["reasons"]:
         assert reason["description"] in text
     first = row["reasons"][0]["feature"]
@@ -339,16 +345,35 @@ def test_review_form_errors_are_shown_and_nothing_is_stored(web: Web) -> None:
                               headers=web.api.headers["analyst"]).json() == []
 
 
-def test_outcome_on_a_dismissal_is_refused_with_a_message(web: Web) -> None:
-    sponsor = web.latest_scores()["sponsor_id"][5]
+def review_through_the_page(web: Web, position: int, decision: str) -> tuple[dict, str]:
+    """Record a review of the sponsor at ``position`` with the page's form; the stored
+    review and the page (for its CSRF token)."""
+    sponsor = web.latest_scores()["sponsor_id"][position]
     page = web.client.get(f"/sponsors/{sponsor}").text
     web.client.post(f"/sponsors/{sponsor}/reviews",
-                    data={"csrf": csrf_of(page), "decision": "dismiss"})
+                    data={"csrf": csrf_of(page), "decision": decision})
     [review] = web.api.client.get(f"/v1/sponsors/{sponsor}/reviews",
                                   headers=web.api.headers["analyst"]).json()
+    return review, page
+
+
+def test_outcome_on_a_dismissal_is_refused_with_a_message(web: Web) -> None:
+    review, page = review_through_the_page(web, 5, "dismiss")
     response = web.client.post(f"/reviews/{review['review_id']}/outcome", data={
         "csrf": csrf_of(page), "outcome": "VIOLATION", "closed_on": "2026-02-01"})
     assert response.status_code == 422 and "dismissed the sponsor" in response.text
+
+
+def test_outcome_for_a_longer_review_id_is_not_found_and_not_saved(web: Web) -> None:
+    review, page = review_through_the_page(web, 6, "inspect")
+    longer = review["review_id"] + "x" * 40  # its first 64 characters hold the real id
+    response = web.client.post(f"/reviews/{longer}/outcome", data={
+        "csrf": csrf_of(page), "outcome": "NO_VIOLATION", "closed_on": "2026-02-01"},
+        follow_redirects=False)
+    assert response.status_code == 404 and "saved=" not in response.headers.get("location", "")
+    stored = web.api.client.get(f"/v1/reviews/{review['review_id']}",
+                                headers=web.api.headers["analyst"]).json()
+    assert stored["outcome"] is None
 
 
 # --- exports ---------------------------------------------------------------------------------
