@@ -10,6 +10,7 @@ import typer
 from cli import features as features_commands
 from cli import ingest as ingest_commands
 from cli import plan as plan_commands
+from cli import policy as policy_commands
 from cli import serving as serving_commands
 from cli import simulate as simulate_commands
 from cli import training as training_commands
@@ -39,5 +40,5 @@ def main(
 
 # Each command module exposes ``register(app)``; the order is the order of ``--help``.
 for _commands in (features_commands, serving_commands, ingest_commands, simulate_commands,
-                  training_commands, plan_commands):
+                  training_commands, plan_commands, policy_commands):
     _commands.register(app)
