@@ -4,8 +4,8 @@ once with this tree's code and once with the code of an earlier commit (default
 ``aa1fa16``: one label knowledge date for every fold, the correction chosen on folds that
 include the holdout, the calibrator fitted on another booster than the one served).
 
-    uv run python benchmarks/bench_backtest.py                  # 12,000 sponsors, seed 20260630
-    uv run python benchmarks/bench_backtest.py --sponsors 3000 --workdir /tmp/bt
+    uv run python benchmarks/bench_backtest.py                  # 12,000 sponsors, 3 world seeds
+    uv run python benchmarks/bench_backtest.py --sponsors 3000 --seeds 1,2 --workdir /tmp/bt
 
 Each protocol reports its holdout metrics (labelled inspections, RANDOM inspections) as the
 run would log them, and the same holdout rows are scored against the simulated truth, which
@@ -106,26 +106,17 @@ def pick(metrics: dict[str, Any], keys: tuple[str, ...]) -> dict[str, float | No
     return {k: (round(metrics[k], 4) if metrics.get(k) is not None else None) for k in keys}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sponsors", type=int, default=12_000)
-    parser.add_argument("--seed", type=int, default=20260630)
-    parser.add_argument("--earlier", default=EARLIER_PROTOCOL,
-                        help="commit whose protocol is compared (default %(default)s)")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="keep the world, home and worktree here (reused when present)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="sponsorwatch-backtest-"))
-    home = prepare_home(workdir, args.sponsors, args.seed)
-    earlier, earlier_s = train_with(earlier_tree(workdir, args.earlier), home)
+def compare_on_world(workdir: Path, sponsors: int, seed: int, earlier_commit: str,
+                     commit: str) -> dict[str, Any]:
+    """Both protocols on one world: their reported holdout figures, the truth on the same
+    rows, and the earlier minus the honest figure."""
+    home = prepare_home(workdir / f"seed-{seed}", sponsors, seed)
+    earlier, earlier_s = train_with(earlier_tree(workdir, earlier_commit), home)
     honest, honest_s = train_with(ROOT, home)
-    commit = run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                 capture_output=True).stdout.strip()
     protocols = {}
-    for name, result, seconds in ((f"earlier ({args.earlier})", earlier, earlier_s),
-                                  (f"honest ({commit})", honest, honest_s)):
+    for name, result, seconds in (("earlier", earlier, earlier_s), ("honest", honest, honest_s)):
         protocols[name] = {
+            "code": earlier_commit if name == "earlier" else commit,
             "correction_kept": result["correction_kept"],
             "holdout_fold": result["holdout_fold"],
             "reported_on_holdout": pick(result["holdout"], REPORTED),
@@ -134,26 +125,63 @@ def main() -> None:
                             for k in ("calibration", "calibration_scheme")},
             "train_seconds": round(seconds, 1),
         }
-    first, second = (protocols[k] for k in protocols)
-    overstated = {k: (round(first["reported_on_holdout"][k] - second["reported_on_holdout"][k], 4)
-                      if None not in (first["reported_on_holdout"][k],
-                                      second["reported_on_holdout"][k]) else None)
-                  for k in REPORTED}
+    first, second = protocols["earlier"], protocols["honest"]
+    return {"seed": seed, "protocols": protocols,
+            "overstated_by_earlier_protocol": {
+                **{k: difference(first["reported_on_holdout"][k],
+                                 second["reported_on_holdout"][k]) for k in REPORTED},
+                **{k: difference(first["truth_on_holdout"][k], second["truth_on_holdout"][k])
+                   for k in TRUTH}}}
+
+
+def difference(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else round(a - b, 4)
+
+
+def mean_over_worlds(worlds: list[dict[str, Any]]) -> dict[str, float | None]:
+    keys = worlds[0]["overstated_by_earlier_protocol"]
+    out: dict[str, float | None] = {}
+    for key in keys:
+        values = [w["overstated_by_earlier_protocol"][key] for w in worlds
+                  if w["overstated_by_earlier_protocol"][key] is not None]
+        out[key] = round(sum(values) / len(values), 4) if values else None
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sponsors", type=int, default=12_000)
+    parser.add_argument("--seeds", default="20260630,20260701,20260702",
+                        help="comma-separated world seeds (default %(default)s)")
+    parser.add_argument("--earlier", default=EARLIER_PROTOCOL,
+                        help="commit whose protocol is compared (default %(default)s)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep the worlds, homes and worktree here (reused when present)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="sponsorwatch-backtest-"))
+    commit = run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                 capture_output=True).stdout.strip()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    worlds = [compare_on_world(workdir, args.sponsors, seed, args.earlier, commit)
+              for seed in seeds]
     report = {
         "command": "uv run python benchmarks/bench_backtest.py"
                    + (f" --sponsors {args.sponsors}" if args.sponsors != 12_000 else ""),
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
-        "world": {"sponsors": args.sponsors, "seed": args.seed},
+        "sponsors": args.sponsors,
         "until": str(UNTIL),
-        "protocols": protocols,
-        "overstated_by_earlier_protocol": overstated,
+        "worlds": worlds,
+        "mean_overstated_by_earlier_protocol": mean_over_worlds(worlds),
         "note": "reported = the run's own holdout metrics; truth = the same rows against the "
-                "simulated truth (seen by no protocol); overstated = earlier minus honest",
+                "simulated truth (seen by no protocol); overstated = earlier minus honest "
+                "(for Brier, lower is better, so a positive value means the earlier protocol "
+                "reported a worse Brier)",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(report, indent=2))
+    print(json.dumps(report["mean_overstated_by_earlier_protocol"], indent=2))
 
 
 if __name__ == "__main__":
