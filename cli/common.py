@@ -42,3 +42,15 @@ def parse_day(value: str | dt.date, option: str | None = None) -> dt.date:
 
 def optional_day(value: str | None, option: str) -> dt.date | None:
     return None if value is None else parse_day(value, option)
+
+
+def service_engine(ctx: typer.Context):  # noqa: ANN201 - sqlalchemy Engine, imported lazily
+    """The service database of the home in force, its tables created (cases included)."""
+    import serving.cases.models  # noqa: F401 - registers the case tables
+    from serving.db import create_schema, make_engine
+
+    settings = settings_of(ctx)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.service_database_url)
+    create_schema(engine)
+    return engine

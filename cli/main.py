@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
+from cli import cases as cases_commands
 from cli import features as features_commands
 from cli import ingest as ingest_commands
+from cli import monitoring as monitoring_commands
 from cli import plan as plan_commands
 from cli import policy as policy_commands
 from cli import serving as serving_commands
@@ -40,5 +42,6 @@ def main(
 
 # Each command module exposes ``register(app)``; the order is the order of ``--help``.
 for _commands in (features_commands, serving_commands, ingest_commands, simulate_commands,
-                  training_commands, plan_commands, policy_commands):
+                  training_commands, plan_commands, policy_commands, monitoring_commands):
     _commands.register(app)
+cases_commands.register(app)  # sponsorwatch cases (issue 18)

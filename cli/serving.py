@@ -11,7 +11,9 @@ from typing import Annotated
 
 import typer
 
-from cli.common import ACCEPTS_OLD_OUTPUT, settings_of
+from cli.common import ACCEPTS_OLD_OUTPUT, service_engine, settings_of
+from cli.config import refuse_unsafe_serve
+from cli.config import register as register_config
 
 keys_app = typer.Typer(help="Issue, list and revoke API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail of revealed scores.", no_args_is_help=True)
@@ -21,6 +23,7 @@ reviews_app = typer.Typer(help="Analysts' reviews.", no_args_is_help=True)
 class KeyRole(StrEnum):
     case_system = "case-system"
     analyst = "analyst"
+    lead = "lead"
     admin = "admin"
 
 
@@ -29,14 +32,17 @@ class AuditFormat(StrEnum):
     jsonl = "jsonl"
 
 
-def _engine(ctx: typer.Context):  # noqa: ANN202 - sqlalchemy Engine, imported lazily
-    from serving.db import create_schema, make_engine
+_engine = service_engine
 
-    settings = settings_of(ctx)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.service_database_url)
-    create_schema(engine)
-    return engine
+
+def _cli_actor() -> str:
+    """Who runs a command, for the audit trail: ``cli:<login name>``."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return "cli"
 
 
 def serve(
@@ -53,17 +59,21 @@ def serve(
     import uvicorn
 
     settings = settings_of(ctx)
+    refuse_unsafe_serve(settings, host)
     _quiet_mlflow()
     # Workers are separate processes that build their own Settings from the environment.
     os.environ["SPONSORWATCH_HOME"] = str(settings.home.resolve())
     typer.echo(f"serving {settings.home} on http://{host}:{port} (docs: /docs)")
+    # X-Forwarded-For is believed from SPONSORWATCH_TRUSTED_PROXIES only, by the app itself
+    # (uvicorn's own default would believe 127.0.0.1).
     if workers == 1:
         from serving.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
+                    proxy_headers=False)
     else:
         uvicorn.run("serving.app:app_from_environment", factory=True, host=host, port=port,
-                    workers=workers, log_level=log_level)
+                    workers=workers, log_level=log_level, proxy_headers=False)
 
 
 @keys_app.command("create")
@@ -75,11 +85,15 @@ def keys_create(
     """Issue a key and print it once (only its hash is stored)."""
     from sqlalchemy.orm import Session
 
+    from serving.audit import key_event_row, record_event
     from serving.keys import issue_key
 
     settings = settings_of(ctx)
-    with Session(_engine(ctx), expire_on_commit=False) as session:
+    engine = _engine(ctx)
+    with Session(engine, expire_on_commit=False) as session:
         issued = issue_key(session, settings.secret_key.get_secret_value(), role.value, label)
+    record_event(engine, key_event_row(_cli_actor(), "cli", "CLI keys create", issued.key_id,
+                                       issued.role.value, label))
     typer.echo(f"key id {issued.key_id}, role {issued.role.value}; store this key now, it is "
                "not shown again:", err=True)
     typer.echo(issued.api_key)
@@ -105,16 +119,20 @@ def keys_list(ctx: typer.Context) -> None:
 @keys_app.command("revoke")
 def keys_revoke(ctx: typer.Context,
                 key_id: Annotated[str, typer.Argument(help="The key id (from keys list)")]) -> None:
-    """Revoke a key (a running service notices within 30 seconds)."""
+    """Revoke a key (every worker of a running service notices within 4 seconds)."""
     from sqlalchemy.orm import Session
 
+    from serving.audit import key_event_row, record_event
     from serving.keys import revoke_key
 
-    with Session(_engine(ctx), expire_on_commit=False) as session:
+    engine = _engine(ctx)
+    with Session(engine, expire_on_commit=False) as session:
         key = revoke_key(session, key_id)
     if key is None:
         typer.echo(f"no key with id {key_id!r}", err=True)
         raise typer.Exit(1)
+    record_event(engine, key_event_row(_cli_actor(), "cli", "CLI keys revoke", key.key_id,
+                                       key.role, key.label))
     typer.echo(f"revoked {key_id} ({key.role}) at {key.revoked_at:%Y-%m-%d %H:%M} UTC")
 
 
@@ -152,8 +170,29 @@ def audit_purge(ctx: typer.Context) -> None:
     from serving.audit import purge_audit
 
     settings = settings_of(ctx)
-    count = purge_audit(_engine(ctx), settings.audit_retention_days)
-    typer.echo(f"{count} audit rows older than {settings.audit_retention_days} days deleted")
+    count = purge_audit(_engine(ctx), settings.audit_retention_days, actor=_cli_actor())
+    typer.echo(f"{count} audit rows older than {settings.audit_retention_days} days deleted"
+               + (" (the purge is recorded in the trail)" if count else ""))
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Check the audit trail's hash chain: name every edited, deleted, inserted or
+    reordered row (exit 1 when there is one). Prints the chain's head: keep it elsewhere
+    to detect a rewrite of the whole chain later."""
+    from serving.audit_chain import verify_chain
+
+    report = verify_chain(_engine(ctx))
+    span = (f"seq {report.first_seq}..{report.head_seq}" if report.rows else "empty")
+    if report.ok:
+        typer.echo(f"audit trail intact: {report.rows} rows ({span}), head seq "
+                   f"{report.head_seq} hash {report.head_hash}")
+        return
+    typer.echo(f"audit trail BROKEN: {len(report.problems)} problem(s) in {report.rows} rows "
+               f"({span})", err=True)
+    for problem in report.problems:
+        typer.echo(f"  - {problem}", err=True)
+    raise typer.Exit(1)
 
 
 @reviews_app.command("export", context_settings=ACCEPTS_OLD_OUTPUT)
@@ -164,16 +203,19 @@ def reviews_export(
 ) -> None:
     """Write the inspections opened by analysts' reviews as contract inspections rows.
 
-    The rows have selection RISK_BASED, ready to deliver with the next extract as labels.
+    A review of a plan's pick keeps the plan's selection, plan_id and inclusion probability
+    (RANDOM stays RANDOM); other reviews are RISK_BASED. Ready to deliver with the next
+    extract as labels (`sponsorwatch cases export` does the same for cases).
     """
     from sqlalchemy.orm import Session
 
+    from serving.cases.plans import plan_picks
     from serving.reviews import export_inspections
 
     if output.suffix not in (".parquet", ".csv"):
         raise typer.BadParameter("use a .parquet or .csv file name", param_hint="--out")
     with Session(_engine(ctx), expire_on_commit=False) as session:
-        count = export_inspections(session, output)
+        count = export_inspections(session, output, plan_picks(settings_of(ctx).home))
     typer.echo(f"{count} inspections written to {output}")
 
 
@@ -232,10 +274,12 @@ def demo(
     from sqlalchemy.orm import Session
 
     from pipelines.run import run_demo
-    from serving.audit import promotion_row, record_event
+    from serving.audit import key_event_row, promotion_row, record_event
     from serving.keys import issue_key
 
     settings = settings_of(ctx)
+    if run_server:  # before the work, not after it
+        refuse_unsafe_serve(settings, host)
     _quiet_mlflow()
     console = Console()
     console.print(f"[bold]sponsorwatch demo[/]: {sponsors:,} sponsors into {settings.home}")
@@ -253,6 +297,8 @@ def demo(
                                            score_as_of=None))
     with Session(engine, expire_on_commit=False) as session:
         issued = issue_key(session, settings.secret_key.get_secret_value(), "admin", "demo")
+    record_event(engine, key_event_row(_cli_actor(), "cli", "CLI demo", issued.key_id,
+                                       issued.role.value, "demo"))
     base = f"http://{host}:{port}"
     for note in result.notes:
         console.print(note)
@@ -275,7 +321,8 @@ def demo(
 
         from serving.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                    proxy_headers=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -284,3 +331,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.add_typer(audit_app, name="audit")
     app.add_typer(reviews_app, name="reviews")
+    register_config(app)

@@ -5,6 +5,7 @@
 #                                           (all the main job needs; no system package)
 #   bash scripts/install.sh --with-browser  the same, plus Debian's Chromium for the browser
 #                                           tests (apt-get, where we are root on Debian)
+#                                           and the test OIDC provider (npm ci)
 #
 # Never upgrades the system: apt-get runs only with --with-browser, only when
 # /usr/bin/chromium is missing, and then only installs chromium and what it depends on.
@@ -12,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-  sed -n '2,10s/^# \{0,1\}//p' "$0"
+  sed -n '2,11s/^# \{0,1\}//p' "$0"
 }
 
 with_browser=0
@@ -55,6 +56,17 @@ uv sync --frozen
 with_ticker "compiling bytecode" uv sync --frozen --compile-bytecode --quiet
 
 [ "$with_browser" = 1 ] || exit 0
+
+# The OpenID Connect sign-in tests (tests/browser/test_oidc.py) run a real provider, panva's
+# oidc-provider, on Node.js: its packages as locked in tests/oidc/package-lock.json (npm ci
+# installs exactly those, anew each time; a few seconds). Without npm those tests fail,
+# saying so, unless SPONSORWATCH_SKIP_OIDC=1.
+if command -v npm >/dev/null 2>&1; then
+  npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+else
+  echo "warning: npm is missing (Node.js 20 or later); the OpenID Connect browser tests" \
+       "will fail unless SPONSORWATCH_SKIP_OIDC=1" >&2
+fi
 
 # The browser tests drive /usr/bin/chromium through Playwright (no chromedriver, no
 # `playwright install`). Without recommends: 25 packages instead of 114, and none of the

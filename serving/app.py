@@ -24,7 +24,7 @@ from serving.db import create_schema, make_engine, session_factory
 from serving.keys import KeyVerifier
 from serving.limits import BodyLimitMiddleware
 from serving.metrics import MetricsMiddleware, ServiceMetrics
-from serving.routes import admin, card, health, model, reviews, scores, sponsors
+from serving.routes import admin, card, cases, health, model, reviews, scores, sponsors
 from serving.state import ServingState, load_state
 from serving.web import install_web
 from sponsorwatch.settings import Settings
@@ -39,8 +39,10 @@ DESCRIPTION = """Risk ranking of recognised sponsors of knowledge migrants, with
 
 Scores rank sponsors for a **human review**; they never sanction by themselves. Every
 response revealing a sponsor's score or features is written to the audit trail.
-Send the API key in the `X-API-Key` header. Roles: `case-system` (scores), `analyst`
-(ranking, sponsor pages, reviews), `admin` (everything, reload, keys).
+Send the API key in the `X-API-Key` header. Roles: `case-system` (scores, inspection
+outcomes of cases), `analyst` (ranking, sponsor pages, reviews, own cases), `lead` (the
+analyst's rights, assigning cases and the second pair of eyes), `admin` (everything,
+reload, keys).
 """
 
 
@@ -85,8 +87,10 @@ def create_app(settings: Settings | None = None,
     """
     settings = settings or Settings()
     app = FastAPI(title="sponsorwatch", version="1", description=DESCRIPTION,
-                  lifespan=_lifespan(settings))
+                  lifespan=_lifespan(settings), docs_url=None, redoc_url=None)
+    _install_docs(app)
     metrics = ServiceMetrics()
+    metrics.watch_monitoring(settings.home / "monitoring")  # `sponsorwatch monitor` reports
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.serving = ServingState(model=None, snapshot=None,
@@ -106,15 +110,75 @@ def create_app(settings: Settings | None = None,
         lambda: getattr(getattr(app.state, "audit", None), "written", 0))
     for router in API_ROUTERS:
         app.include_router(router)
+    app.include_router(cases.router)  # /v1/cases (issue 18)
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     # Added last, so it runs first: nothing reads a body before its size is checked.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     install_web(app)  # the analyst pages at / (issue 7)
+    _secure_session_cookie(app, settings)
+    if settings.trusted_proxies.strip():
+        # The client address (sign-in throttle) from X-Forwarded-For, from these only.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=[
+            h.strip() for h in settings.trusted_proxies.split(",") if h.strip()])
     for extend in extra:
         extend(app)
     return app
+
+
+def _secure_session_cookie(app: FastAPI, settings: Settings) -> None:
+    """The pages' session cookie: signed with the session secret (never the key-hashing
+    one) and Secure outside development (``Settings.secure_cookies``)."""
+    from starlette.middleware.sessions import SessionMiddleware
+
+    for middleware in app.user_middleware:
+        if middleware.cls is SessionMiddleware:
+            middleware.kwargs.update(secret_key=settings.session_signing_secret,
+                                     https_only=settings.secure_cookies)
+
+
+#: Swagger UI and ReDoc files, shipped by the ``fastapi-offline`` package: /docs works
+#: offline and loads nothing from another origin.
+DOCS_ASSETS = "/docs-assets"
+
+
+def _install_docs(app: FastAPI) -> None:
+    from pathlib import Path
+
+    import fastapi_offline
+    from fastapi.openapi.docs import (
+        get_redoc_html,
+        get_swagger_ui_html,
+        get_swagger_ui_oauth2_redirect_html,
+    )
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=assets), name="docs-assets")
+    redirect = "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="sponsorwatch API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png", oauth2_redirect_url=redirect)
+
+    @app.get(redirect, include_in_schema=False)
+    async def swagger_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title="sponsorwatch API",
+                              redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+                              redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+                              with_google_fonts=False)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,7 @@ Everything lives on ``app.state`` (set up in the lifespan): ``settings``, ``engi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -37,12 +38,24 @@ async def get_serving(request: Request) -> ServingState:
     return request.app.state.serving
 
 
+#: What may not leave the service in an answer: paths, URLs, hosts, addresses.
+_REVEALING = re.compile(r"\S*[/\\@]\S*|[A-Za-z][\w-]*(?:\.[\w-]+)+|\b\d{1,3}(?:\.\d{1,3}){3}\b")
+
+
+def in_words(problem: str) -> str:
+    """A load problem without its causes: each ``; ``-separated part is cut before the
+    first ``: `` (where an exception's text starts), then paths, URLs and host names go.
+    The whole text is in the service's log."""
+    parts = [part.split(": ", 1)[0] for part in problem.split("; ")]
+    return _REVEALING.sub("…", "; ".join(parts))[:300]
+
+
 def _loaded(request: Request, part: str):  # noqa: ANN202 - model or snapshot
     state: ServingState = request.app.state.serving
     loaded = getattr(state, part)
     if loaded is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            f"no {part} loaded: {state.problems.get(part, 'not loaded')}")
+        problem = in_words(state.problems.get(part, "not loaded"))
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"no {part} loaded: {problem}")
     return loaded
 
 
@@ -114,6 +127,7 @@ MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 
 #: Error responses shared by every keyed endpoint, for the OpenAPI document.
 AUTH_RESPONSES: dict[int | str, dict] = {
+    400: {"description": "The body could not be read (not UTF-8 JSON)"},
     401: {"description": "Missing, unknown or revoked API key"},
     403: {"description": "The key's role may not use this endpoint"},
 }

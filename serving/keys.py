@@ -4,8 +4,8 @@ A key looks like ``sw_<key_id>_<secret>``. The database stores only the public `
 and an HMAC-SHA256 of the whole key under the service secret (``SPONSORWATCH_SECRET_KEY``),
 so a leaked database does not leak usable keys; rotating the secret invalidates every key.
 Verified keys are cached in memory for a short time so a request costs one HMAC and one
-dict lookup; a revocation through the API takes effect at once in that process, one made
-with the CLI within ``CACHE_SECONDS``.
+dict lookup; a revocation through the API takes effect at once in that process, and in
+every other worker (or made with the CLI) within ``CACHE_SECONDS`` (4 s).
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ from sqlalchemy.orm import Session
 
 from serving.db import ApiKey, utc_now
 
-CACHE_SECONDS = 30.0
+#: How long a valid key is trusted without looking at the database (revocation delay).
+CACHE_SECONDS = 4.0
+#: How long an unknown key is remembered as unknown (a key issued meanwhile waits that long).
+MISS_SECONDS = 4.0
 _MAX_CACHED = 10_000
 V = TypeVar("V")
 
@@ -35,6 +38,8 @@ class Role(StrEnum):
 
     CASE_SYSTEM = "case-system"
     ANALYST = "analyst"
+    #: An analyst who also assigns cases and gives the second approval (four-eyes).
+    LEAD = "lead"
     ADMIN = "admin"
 
 
@@ -46,7 +51,9 @@ class Caller:
     role: Role
 
     def may(self, role: Role) -> bool:
-        return self.role is Role.ADMIN or self.role is role
+        # A lead is an analyst with more duties: every analyst route admits a lead too.
+        return (self.role is Role.ADMIN or self.role is role
+                or (role is Role.ANALYST and self.role is Role.LEAD))
 
 
 @dataclass(frozen=True)
@@ -87,9 +94,9 @@ def revoke_key(session: Session, key_id: str) -> ApiKey | None:
 
 
 class ExpiringCache(Generic[V]):
-    """Answers kept for ``seconds`` (misses included), thread-safe for writers; reads take no
-    lock so that a hit is cheap enough for the event loop. Emptied when ``max_entries``
-    is reached, which only a flood of made-up keys does."""
+    """Answers kept for ``seconds``, thread-safe for writers; reads take no lock so that a
+    hit is cheap enough for the event loop. At ``max_entries`` the expired entries go
+    first, then the oldest half: never everything at once."""
 
     def __init__(self, seconds: float, max_entries: int = _MAX_CACHED) -> None:
         self._seconds = seconds
@@ -106,9 +113,19 @@ class ExpiringCache(Generic[V]):
 
     def put(self, key: str, value: V) -> None:
         with self._lock:
-            if len(self._entries) >= self._max_entries:
-                self._entries.clear()
+            if key not in self._entries and len(self._entries) >= self._max_entries:
+                self._make_room()
             self._entries[key] = (value, time.monotonic() + self._seconds)
+
+    def _make_room(self) -> None:
+        now = time.monotonic()
+        fresh = {k: e for k, e in self._entries.items() if e[1] > now}
+        if len(fresh) >= self._max_entries:  # dicts keep insertion order: oldest first
+            fresh = dict(list(fresh.items())[len(fresh) // 2:])
+        self._entries = fresh
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def drop(self, matches: Callable[[str, V], bool]) -> None:
         """Forget every entry for which ``matches(key, value)`` holds."""
@@ -119,16 +136,28 @@ class ExpiringCache(Generic[V]):
 
 
 class KeyVerifier:
-    """Checks presented keys against the database through a small in-memory cache."""
+    """Checks presented keys against the database through a small in-memory cache.
 
-    def __init__(self, engine: Engine, secret: str, cache_seconds: float = CACHE_SECONDS):
+    Valid keys and unknown ones are kept apart: a flood of made-up keys fills only the
+    cache of misses (its own bound), never evicting a valid key. A valid key is trusted
+    from the cache for ``cache_seconds`` (at most 4 s by default), then looked up again
+    (one indexed query per key and worker): a revocation made anywhere (another worker,
+    the CLI) takes effect everywhere within that time."""
+
+    def __init__(self, engine: Engine, secret: str, cache_seconds: float = CACHE_SECONDS,
+                 miss_seconds: float = MISS_SECONDS, max_misses: int = _MAX_CACHED):
         self._engine = engine
         self._secret = secret
-        self._cache: ExpiringCache[Caller | None] = ExpiringCache(cache_seconds)
+        self._valid: ExpiringCache[Caller] = ExpiringCache(cache_seconds)
+        self._unknown: ExpiringCache[None] = ExpiringCache(miss_seconds, max_misses)
 
     def cached(self, api_key: str) -> tuple[bool, Caller | None]:
         """(hit, caller) from the cache alone; cheap enough for the event loop."""
-        return self._cache.get(hash_key(self._secret, api_key))
+        digest = hash_key(self._secret, api_key)
+        hit, caller = self._valid.get(digest)
+        if hit:
+            return True, caller
+        return self._unknown.get(digest)
 
     def verify(self, api_key: str) -> Caller | None:
         """The caller for ``api_key``, or None when it is unknown or revoked."""
@@ -140,9 +169,22 @@ class KeyVerifier:
             row = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
         caller = (Caller(row.key_id, Role(row.role))
                   if row is not None and row.revoked_at is None else None)
-        self._cache.put(digest, caller)
+        if caller is None:
+            self._unknown.put(digest, None)
+        else:
+            self._valid.put(digest, caller)
         return caller
 
     def forget(self, key_id: str) -> None:
         """Drop a key from the cache (after a revocation in this process)."""
-        self._cache.drop(lambda _, caller: caller is not None and caller.key_id == key_id)
+        self._valid.drop(lambda _, caller: caller is not None and caller.key_id == key_id)
+
+
+def shown_key_id(key_id: str, viewer: Caller, secret: str) -> str:
+    """The key id a viewer may see on a record: its own and, for admins, everyone's; other
+    analysts see a stable pseudonym (``~`` and 8 hex digits), enough to tell reviewers
+    apart without learning a key id."""
+    if viewer.role is Role.ADMIN or viewer.key_id == key_id or not key_id:
+        return key_id
+    return "~" + hmac.new(secret.encode(), f"key-id:{key_id}".encode(),
+                          hashlib.sha256).hexdigest()[:8]

@@ -1,7 +1,11 @@
 """Analyst reviews: a decision on a sponsor (inspect or dismiss) and an inspection's outcome.
 
-Inspections opened from reviews are exported as contract ``inspections`` rows with
-selection ``RISK_BASED`` so they become labels of the next training run.
+Inspections opened from reviews are exported as contract ``inspections`` rows (version 2)
+so they become labels of the next training run. A review of a sponsor that an inspection
+plan picked (the newest plan drawn on or before the decision) keeps that pick's
+``selection``, ``plan_id`` and ``inclusion_probability``: a RANDOM pick stays RANDOM.
+Others were chosen from the ranking: ``RISK_BASED``. Reviews become cases
+(``serving.cases.migrate``), which export the same inspection ids.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import json
 import uuid
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from sqlalchemy import select
@@ -74,22 +79,51 @@ def findings_of(review: Review) -> list[str]:
     return json.loads(review.findings) if review.findings else []
 
 
-def inspections_frame(reviews: list[Review]) -> pl.DataFrame:
-    """Inspections opened by reviews, in the contract's ``inspections`` shape.
+def pick_for_review(picks: pl.DataFrame, sponsor_id: str, decided_on: date
+                    ) -> dict[str, Any] | None:
+    """The plan pick behind an inspection decided on ``decided_on``: the newest plan drawn
+    on or before that day that picked the sponsor (``picks`` as
+    ``serving.cases.plans.plan_picks`` reads them), or None (then it was chosen by risk)."""
+    own = picks.filter((pl.col("sponsor_id") == sponsor_id)
+                       & (pl.col("plan_as_of") <= decided_on))
+    return own.sort("plan_as_of").row(-1, named=True) if own.height else None
 
-    Raises:
-        ValueError: naming the review and rule when a row would break the contract.
-    """
-    rows = [{
+
+def review_selection(review: Review, picks: pl.DataFrame | None) -> dict[str, Any]:
+    """``selection``, ``plan_id`` and ``inclusion_probability`` of the inspection a review
+    opened: those of the plan pick behind it, else RISK_BASED without a plan."""
+    pick = (pick_for_review(picks, review.sponsor_id, review.decided_on)
+            if picks is not None else None)
+    if pick is None:
+        return {"selection": "RISK_BASED", "plan_id": None, "inclusion_probability": None}
+    return {"selection": pick["selection"], "plan_id": pick["plan_id"],
+            "inclusion_probability": float(pick["inclusion_probability"])}
+
+
+def _review_row(r: Review, picks: pl.DataFrame | None) -> dict[str, Any]:
+    closed = r.outcome not in (None, "OPEN") and r.closed_on is not None
+    stamp = (r.outcome_at or r.created_at) if closed else r.created_at
+    recorded = stamp.date() if stamp is not None else (
+        r.closed_on if closed else r.decided_on)
+    return {
         "inspection_id": f"REV-{r.review_id}",
         "sponsor_id": r.sponsor_id,
         "opened_on": r.decided_on,
-        "closed_on": r.closed_on if r.outcome not in (None, "OPEN") else None,
-        "selection": "RISK_BASED",
-        "outcome": r.outcome if r.outcome is not None and r.closed_on is not None else "OPEN",
+        "closed_on": r.closed_on if closed else None,
+        "outcome": r.outcome if closed else "OPEN",
         "findings": findings_of(r) or None,
         "fine_eur": r.fine_eur,
-    } for r in reviews if r.decision == "inspect"]
+        "recorded_on": max(recorded, r.closed_on) if closed and r.closed_on else recorded,
+        **review_selection(r, picks),
+    }
+
+
+def check_inspections(rows: list[dict[str, Any]], what: str) -> pl.DataFrame:
+    """``rows`` as a frame of the contract's ``inspections`` (version 2) shape.
+
+    Raises:
+        ValueError: naming the inspection and rule when a row would break the contract.
+    """
     frame = pl.DataFrame(rows, schema=INSPECTIONS.schema, orient="row")
     rules = [*row_rules(INSPECTIONS), key_rule(INSPECTIONS)]
     broken = frame.select(
@@ -98,19 +132,38 @@ def inspections_frame(reviews: list[Review]) -> pl.DataFrame:
         index="inspection_id", variable_name="rule").filter(pl.col("value"))
     if broken.height:
         first = broken.row(0, named=True)
-        raise ValueError(f"reviews export: {first['inspection_id']} breaks {first['rule']}")
+        raise ValueError(f"{what} export: {first['inspection_id']} breaks {first['rule']}")
     return frame
 
 
-def export_inspections(session: Session, destination: Path) -> int:
-    """Write inspections from reviews to ``destination`` (``.parquet`` or ``.csv``, findings
+def inspections_frame(reviews: list[Review], picks: pl.DataFrame | None = None
+                      ) -> pl.DataFrame:
+    """Inspections opened by reviews, in the contract's ``inspections`` shape; ``picks``
+    (``serving.cases.plans.plan_picks``) give plan picks their selection and probability.
+
+    Raises:
+        ValueError: naming the review and rule when a row would break the contract.
+    """
+    return check_inspections([_review_row(r, picks) for r in reviews
+                              if r.decision == "inspect"], "reviews")
+
+
+def write_inspections(frame: pl.DataFrame, destination: Path) -> int:
+    """Write contract inspections to ``destination`` (``.parquet`` or ``.csv``, findings
     joined with ``;`` as the contract says); returns the row count."""
     from sponsorwatch.storage import atomic_path, write_parquet_atomic
 
-    frame = inspections_frame(all_reviews(session))
     if destination.suffix == ".csv":
         with atomic_path(destination) as tmp:
             frame.with_columns(pl.col("findings").list.join(";")).write_csv(tmp)
     else:
         write_parquet_atomic(frame, destination)
     return frame.height
+
+
+def export_inspections(session: Session, destination: Path,
+                       picks: pl.DataFrame | None = None) -> int:
+    """Write inspections from reviews to ``destination``; with ``picks`` (the plans' picks,
+    ``serving.cases.plans.plan_picks(home)``) a plan's pick keeps its selection (RANDOM
+    stays RANDOM). Returns the row count."""
+    return write_inspections(inspections_frame(all_reviews(session), picks), destination)

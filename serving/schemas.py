@@ -220,7 +220,7 @@ class ReloadResult(BaseModel):
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    role: Literal["case-system", "analyst", "admin"]
+    role: Literal["case-system", "analyst", "lead", "admin"]
     label: str = Field("", max_length=200)
 
 

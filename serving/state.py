@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from serving.db import utc_now
-from sponsorwatch.settings import Settings
+from sponsorwatch.settings import Settings, redact_credentials
 from sponsorwatch.storage import json_safe
 from training.fitting.model import load_risk_model
 from training.fitting.scoring import SCORE_COLUMNS, score_dates
@@ -243,7 +243,8 @@ def _require_registry(settings: Settings) -> None:
     """Refuse early (and without creating one) when the local SQLite registry is absent."""
     uri = settings.tracking_uri
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
-        raise FileNotFoundError(f"no model registry at {uri}; run `sponsorwatch train` and "
+        raise FileNotFoundError(f"no model registry at {redact_credentials(uri)}; run "
+                                "`sponsorwatch train` and "
                                 "`sponsorwatch promote`")
 
 
@@ -300,7 +301,7 @@ def load_state(settings: Settings, previous: ServingState | None = None) -> Serv
 
     thresholds = load_thresholds(settings.thresholds_file)
     for part, problem in problems.items():
-        log.error("load %s: %s", part, problem)
+        log.error("load %s: %s", part, redact_credentials(str(problem)))
     return ServingState(model=model, snapshot=snapshot, context=context, thresholds=thresholds,
                         problems=problems)
 

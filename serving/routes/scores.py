@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
@@ -73,8 +75,18 @@ async def score_records(body: RecordsRequest, caller: CaseSystemKey, loaded: Mod
                   for sid in dict.fromkeys(r["sponsor_id"] for r in rows["sponsors"])
                   if sid not in scored]
     if results:
-        audit.record(audit_row(caller.key_id, caller.role.value, RECORDS_ENDPOINT,
-                               sorted(scored), loaded.version, as_of))
+        # The inputs' hash and the scores returned: the same records sent again to the same
+        # model version must give these scores (a score can be reproduced and checked).
+        # The bytes as received (FastAPI keeps them): exact, and far cheaper than dumping
+        # the parsed rows again.
+        inputs = hashlib.sha256(await request.body()).hexdigest()
+        audit.record(audit_row(
+            caller.key_id, caller.role.value, RECORDS_ENDPOINT, sorted(scored),
+            loaded.version, as_of,
+            detail={"inputs_sha256": inputs, "as_of_requested": body.as_of,
+                    "scores": {r["sponsor_id"]: {"score": r["score"], "band": r["band"],
+                                                 "rank_in_snapshot": r["rank_in_snapshot"]}
+                               for r in results}}))
         metrics.sponsors_revealed.labels(RECORDS_ENDPOINT).inc(len(results))
     return RecordsResponse(as_of=as_of, model_version=loaded.version,
                            results=[RecordScore(**r) for r in results], not_scored=not_scored)

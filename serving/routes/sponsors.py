@@ -15,6 +15,7 @@ from serving.deps import (
     DbSession,
     MetricsDep,
     ServingDep,
+    SettingsDep,
     SnapshotDep,
 )
 from serving.reviews import reviews_of
@@ -91,7 +92,7 @@ async def list_sponsors(
             responses={404: {"model": ErrorOut, "description": "Not in the ranking"}})
 def get_sponsor(sponsor_id: SponsorId, caller: AnalystKey, snapshot: SnapshotDep,
                 serving: ServingDep, session: DbSession, audit: AuditDep,
-                metrics: MetricsDep) -> SponsorDetail:
+                metrics: MetricsDep, settings: SettingsDep) -> SponsorDetail:
     """One sponsor: score, reasons, every feature with its description, score history
     across snapshots, past inspections and reviews."""
     from features.registry import FEATURES
@@ -116,5 +117,6 @@ def get_sponsor(sponsor_id: SponsorId, caller: AnalystKey, snapshot: SnapshotDep
         features=features,
         history=[ScorePoint(**point) for point in snapshot.history_of(sponsor_id)],
         inspections=[InspectionOut(**i) for i in inspections],
-        reviews=[review_out(r) for r in reviews_of(session, sponsor_id)],
+        reviews=[review_out(r, caller, settings.secret_key.get_secret_value())
+                 for r in reviews_of(session, sponsor_id)],
     )

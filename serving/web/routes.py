@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from serving.web.pages import auth, model, ranking, reviews, sponsor
+from serving.web.pages import auth, cases, health, model, ranking, reviews, sponsor
 
 router = APIRouter(include_in_schema=False)
-for _family in (auth, ranking, sponsor, reviews, model):
+for _family in (auth, ranking, sponsor, reviews, model, cases, health):
     router.include_router(_family.router)

@@ -1,8 +1,9 @@
 """Sign-in to the pages with an analyst key, kept in a signed session cookie.
 
-The cookie (starlette's SessionMiddleware, signed with ``settings.secret_key`` by
-itsdangerous) holds the key's public id and role, never the key itself, plus a CSRF token
-and the chosen language. It is HttpOnly and SameSite=Strict, Secure outside development.
+The cookie (starlette's SessionMiddleware, signed with ``settings.session_signing_secret``
+by itsdangerous, never with the key-hashing secret) holds the key's public id and role,
+never the key itself, plus a CSRF token and the chosen language. It is HttpOnly and
+SameSite=Strict, Secure outside development (``settings.secure_cookies``).
 A session lives at most :data:`SESSION_SECONDS`; a revoked key ends its sessions within
 :data:`KEY_CHECK_SECONDS` (its row is looked up again after that long).
 """
@@ -24,9 +25,9 @@ from serving.keys import Caller, ExpiringCache, Role
 
 SESSION_COOKIE = "sponsorwatch_session"
 SESSION_SECONDS = 8 * 3600
-KEY_CHECK_SECONDS = 30.0
+KEY_CHECK_SECONDS = 4.0
 #: Roles that may use the analyst pages.
-PAGE_ROLES = (Role.ANALYST, Role.ADMIN)
+PAGE_ROLES = (Role.ANALYST, Role.LEAD, Role.ADMIN)
 
 
 class SignInRequired(Exception):
@@ -36,6 +37,19 @@ class SignInRequired(Exception):
         super().__init__(next_url)
         self.next_url = next_url
         self.message = message
+
+
+class OidcActor(str):
+    """The key id of a user signed in through OpenID Connect (``oidc:<email or subject>``,
+    see ``serving.web.oidc``): a plain string to the audit trail, carrying the role the
+    provider's claim gave at sign-in (kept in the signed session; there is no key row)."""
+
+    role: Role
+
+    def __new__(cls, actor: str, role: Role) -> OidcActor:
+        self = super().__new__(cls, actor)
+        self.role = role
+        return self
 
 
 @dataclass(frozen=True)
@@ -59,12 +73,14 @@ class KeyStatus:
         self._cache: ExpiringCache[Role | None] = ExpiringCache(seconds)
 
     def cached(self, key_id: str) -> tuple[bool, Role | None]:
+        if isinstance(key_id, OidcActor):  # no key row: the role came from the provider
+            return True, key_id.role
         return self._cache.get(key_id)
 
     def role_of(self, key_id: str) -> Role | None:
         """The role of an unrevoked key, else None (hits the database on a cache miss)."""
         hit, role = self.cached(key_id)
-        if hit:
+        if hit or key_id.startswith("oidc:"):
             return role
         with Session(self._engine) as session:
             row = session.get(ApiKey, key_id)
@@ -77,37 +93,72 @@ class KeyStatus:
 
 
 class SignInThrottle:
-    """Refuses sign-in from a client address after ``max_failures`` failed attempts within
-    ``window`` seconds (per process), so keys cannot be guessed at speed."""
+    """Refuses sign-in after ``max_failures`` failed attempts within ``window`` seconds
+    from one client address, and after ``max_key_failures`` against one key id (from
+    anywhere), so keys cannot be guessed at speed, nor one key from many addresses.
 
-    def __init__(self, max_failures: int = 10, window: float = 300.0) -> None:
+    The client address is the connection's, or the one a trusted proxy forwarded
+    (``SPONSORWATCH_TRUSTED_PROXIES``, applied by the app before this runs): behind a
+    proxy, each analyst has their own count instead of sharing the proxy's. Counts are
+    per process. At ``max_tracked`` addresses or keys the counts with the fewest failures
+    are forgotten first (a blocked address stays blocked), never all at once."""
+
+    def __init__(self, max_failures: int = 10, window: float = 300.0,
+                 max_key_failures: int | None = None, max_tracked: int = 10_000) -> None:
         self._max = max_failures
+        self._max_key = max_key_failures or 2 * max_failures
         self._window = window
+        self._max_tracked = max_tracked
         self._failures: dict[str, list[float]] = {}
+        self._key_failures: dict[str, list[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, client: str, now: float) -> list[float]:
-        recent = [t for t in self._failures.get(client, []) if now - t < self._window]
+    def _recent(self, counts: dict[str, list[float]], who: str, now: float) -> list[float]:
+        recent = [t for t in counts.get(who, []) if now - t < self._window]
         if recent:
-            self._failures[client] = recent
+            counts[who] = recent
         else:
-            self._failures.pop(client, None)
+            counts.pop(who, None)
         return recent
 
-    def blocked(self, client: str) -> bool:
+    def blocked(self, client: str, api_key: str | None = None) -> bool:
+        now = time.monotonic()
+        key_id = key_id_of(api_key)
         with self._lock:
-            return len(self._recent(client, time.monotonic())) >= self._max
+            return (len(self._recent(self._failures, client, now)) >= self._max
+                    or (key_id is not None
+                        and len(self._recent(self._key_failures, key_id, now)) >= self._max_key))
 
-    def failed(self, client: str) -> None:
+    def failed(self, client: str, api_key: str | None = None) -> None:
+        now = time.monotonic()
+        key_id = key_id_of(api_key)
         with self._lock:
-            if len(self._failures) > 10_000:
-                self._failures.clear()
-            self._recent(client, time.monotonic())
-            self._failures.setdefault(client, []).append(time.monotonic())
+            self._count(self._failures, client, now)
+            if key_id is not None:
+                self._count(self._key_failures, key_id, now)
 
-    def succeeded(self, client: str) -> None:
+    def _count(self, counts: dict[str, list[float]], who: str, now: float) -> None:
+        if who not in counts and len(counts) >= self._max_tracked:
+            for stale in [w for w, times in counts.items() if now - times[-1] >= self._window]:
+                del counts[stale]
+            if len(counts) >= self._max_tracked:  # forget a tenth, fewest failures first
+                fewest = sorted(counts, key=lambda w: len(counts[w]))
+                for light in fewest[:max(1, self._max_tracked // 10)]:
+                    del counts[light]
+        self._recent(counts, who, now)
+        counts.setdefault(who, []).append(now)
+
+    def succeeded(self, client: str, api_key: str | None = None) -> None:
         with self._lock:
             self._failures.pop(client, None)
+
+
+def key_id_of(api_key: str | None) -> str | None:
+    """The public id in ``sw_<key_id>_<secret>`` (at most 16 characters), else None."""
+    if not api_key or not api_key.startswith("sw_"):
+        return None
+    key_id = api_key[3:].split("_", 1)[0]
+    return key_id[:16] or None
 
 
 def safe_next(target: str | None, default: str = "/sponsors") -> str:
@@ -137,12 +188,15 @@ def csrf_ok(request: Request, submitted: object) -> bool:
         expected, submitted)
 
 
-def start_session(request: Request, caller: Caller) -> None:
-    """Replace whatever the session held (but the language) with this caller."""
+def start_session(request: Request, caller: Caller, via: str = "key") -> None:
+    """Replace whatever the session held (but the language) with this caller; ``via`` is
+    ``"oidc"`` for a user the identity provider signed in (``caller.key_id`` its actor)."""
     lang = request.session.get("lang")
     request.session.clear()
     request.session.update({"key_id": caller.key_id, "role": caller.role.value,
                             "csrf": secrets.token_urlsafe(24), "since": int(time.time())})
+    if via == "oidc":
+        request.session["via"] = "oidc"
     if lang:
         request.session["lang"] = lang
 
@@ -165,6 +219,8 @@ def session_user(request: Request) -> WebUser | None:
     if time.time() - since > SESSION_SECONDS:
         return None
     try:
+        if session.get("via") == "oidc":
+            return WebUser(OidcActor(str(key_id), Role(role)), Role(role), str(csrf))
         return WebUser(str(key_id), Role(role), str(csrf))
     except ValueError:
         return None

@@ -68,6 +68,23 @@ class LiveServer:
         return self.base_url + path
 
 
+def start_uvicorn(app: Any, port: int, name: str = "uvicorn") -> tuple[Any, threading.Thread]:
+    """Serve ``app`` on 127.0.0.1:``port`` in a thread; fail the test if it does not start
+    within two minutes."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the service did not start")
+        time.sleep(0.05)
+    return server, thread
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -77,7 +94,6 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def live_server(scored_home: Path, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[LiveServer]:
-    import uvicorn
 
     from serving.app import create_app
     from serving.keys import Role, issue_key
@@ -85,15 +101,7 @@ def live_server(scored_home: Path, tmp_path_factory: pytest.TempPathFactory
     settings = Settings(home=copy_home(scored_home, tmp_path_factory.mktemp("live") / "home"))
     app = create_app(settings)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the service did not start")
-        time.sleep(0.05)
+    server, thread = start_uvicorn(app, port)
     with Session(app.state.engine) as session:
         keys = {role.value: issue_key(session, settings.secret_key.get_secret_value(),
                                       role).api_key for role in Role}

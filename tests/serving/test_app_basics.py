@@ -43,6 +43,7 @@ def test_production_starts_with_a_real_secret(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPONSORWATCH_ENVIRONMENT", "production")
     monkeypatch.setenv("SPONSORWATCH_SECRET_KEY", "s3cr3t-for-this-test-only")
+    monkeypatch.setenv("SPONSORWATCH_SESSION_SECRET", "another-s3cr3t-for-the-sessions")
     monkeypatch.setenv("SPONSORWATCH_HOME", str(tmp_path / "home"))
     with TestClient(create_app()) as client:
         assert client.get("/healthz").json() == {"status": "ok"}

@@ -56,11 +56,13 @@ def test_audit_export_and_purge_commands(scored_home: Path, tmp_path: Path) -> N
                     json={"sponsor_ids": [sponsor]})
     api.flush_audit()
     out = tmp_path / "audit.jsonl"
-    # The demo's promotion of its first model, then the score shown.
-    assert "2 audit rows" in run(api.settings.home, "audit", "export", "-o", str(out),
+    # The demo's promotion of its first model and its admin key, then the score shown.
+    assert "3 audit rows" in run(api.settings.home, "audit", "export", "-o", str(out),
                                  "--format", "jsonl")
-    promotion, row = (json.loads(line) for line in out.read_text().splitlines())
+    promotion, key, row = (json.loads(line) for line in out.read_text().splitlines())
     assert promotion["endpoint"].startswith("CLI promote") and "FORCED by" in promotion["endpoint"]
+    assert key["endpoint"] == "CLI demo" and key["detail"]["key_role"] == "admin"
+    assert key["key_id"].startswith("cli")
     assert row["sponsor_ids"] == [sponsor] and row["endpoint"] == "POST /v1/scores"
     assert "0 audit rows older than 183 days" in run(api.settings.home, "audit", "purge")
     bad = CliRunner().invoke(app, ["--home", str(api.settings.home), "audit", "export", "-o",

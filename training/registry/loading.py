@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from sponsorwatch.settings import Settings
+from sponsorwatch.settings import Settings, redact_credentials
 from training.fitting.model import RiskModel, load_risk_model
 from training.registry.runs import HOLDOUT_ARTIFACT, INFO_FILE, RISK_MODEL_DIR, RISK_MODEL_FILE
 from training.registry.tracking import CHALLENGER, CHAMPION, client
@@ -40,7 +40,8 @@ def load_model(settings: Settings, alias: str = CHAMPION) -> tuple[RiskModel, di
     except MlflowException as exc:
         raise LookupError(
             f"no version of model {settings.model_name!r} has alias {alias!r} in "
-            f"{settings.tracking_uri}; run `sponsorwatch train` (alias {CHALLENGER}) and "
+            f"{redact_credentials(settings.tracking_uri)}; run `sponsorwatch train` "
+            f"(alias {CHALLENGER}) and "
             f"`sponsorwatch promote` (alias {CHAMPION})") from exc
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(mlflow.artifacts.download_artifacts(

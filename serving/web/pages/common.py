@@ -144,7 +144,9 @@ def serving_state(request: Request) -> ServingState:
 
 
 def no_snapshot(request: Request, user: WebUser) -> HTMLResponse:
-    problem = serving_state(request).problems.get("snapshot", "not loaded")
+    from serving.deps import in_words
+
+    problem = in_words(serving_state(request).problems.get("snapshot", "not loaded"))
     return render(request, "error.html", user, 503,
                   message=translator(language(request))("error.no_snapshot", problem=problem))
 
@@ -154,13 +156,13 @@ def ranking_view(request: Request, snapshot: Snapshot) -> RankingView:
 
 
 def record_audit(request: Request, user: WebUser, endpoint: str, sponsor_ids: list[str],
-                 snapshot: Snapshot) -> None:
+                 snapshot: Snapshot, detail: dict[str, Any] | None = None) -> None:
     """Write the sponsors a response shows to the audit trail (none: no row)."""
     if not sponsor_ids:
         return
     request.app.state.audit.record(audit_row(user.key_id, user.role.value, endpoint,
                                              sponsor_ids, snapshot.model_version,
-                                             snapshot.as_of))
+                                             snapshot.as_of, detail=detail))
     request.app.state.metrics.sponsors_revealed.labels(endpoint).inc(len(sponsor_ids))
 
 

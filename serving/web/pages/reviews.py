@@ -13,8 +13,10 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 import serving.web.pages.common as common
+from serving.audit import audit_row
 from serving.db import Review
 from serving.reviews import ReviewConflict, add_review, record_outcome
+from serving.routes.reviews import outcome_of
 from serving.schemas import OutcomeIn, ReviewIn
 from serving.web.i18n import translator
 from serving.web.pages.sponsor import sponsor_context, sponsor_not_found
@@ -23,6 +25,7 @@ from serving.web.session import WebUser, csrf_ok
 router = APIRouter(include_in_schema=False)
 
 REVIEW_PAGE = "POST /sponsors/{id}/reviews"
+OUTCOME_PAGE = "POST /reviews/{id}/outcome"
 
 
 def _form_errors(exc: ValidationError) -> list[str]:
@@ -57,9 +60,10 @@ def _save_review(sponsor_id: str, request: Request, user: WebUser,
         except ValidationError as exc:
             errors = _form_errors(exc)
     with Session(request.app.state.engine) as session:
-        if body is None:
+        if body is None:  # the sponsor's page again, with its score: an audit row too
             context = sponsor_context(request, user, snapshot, row, session)
             context.update(errors=errors, form=form)
+            common.record_audit(request, user, REVIEW_PAGE, [sponsor_id], snapshot)
             return common.render(request, "sponsor.html", user, 422, **context)
         add_review(session, sponsor_id, body.decision, body.note, user.key_id,
                    body.decided_on or datetime.now(UTC).date(), row["model_version"],
@@ -88,6 +92,7 @@ def _save_outcome(review_id: str, request: Request, user: WebUser,
             return common.render(request, "error.html", user, 404,
                                  message=f"no review {review_id[:64]!r}")
         sponsor_id = review.sponsor_id
+        replaced = outcome_of(review)
         errors: list[str] = []
         if not csrf_ok(request, form.get("csrf")):
             errors.append(t("form.csrf"))
@@ -108,7 +113,12 @@ def _save_outcome(review_id: str, request: Request, user: WebUser,
                 errors = _form_errors(exc)
             except ReviewConflict as exc:
                 errors = [str(exc)]
-        if not errors:
+        if not errors:  # the outcome stored, with the score the review saw
+            request.app.state.audit.record(audit_row(
+                user.key_id, user.role.value, OUTCOME_PAGE, [sponsor_id], review.model_version,
+                review.score_as_of, detail={"review_ids": [review_id],
+                                            "outcome": outcome_of(review),
+                                            "replaced": replaced}))
             return RedirectResponse(f"/sponsors/{sponsor_id}?saved=outcome#reviews",
                                     status_code=303)
         snapshot = common.serving_state(request).snapshot
@@ -117,4 +127,5 @@ def _save_outcome(review_id: str, request: Request, user: WebUser,
             return common.render(request, "error.html", user, 422, message="; ".join(errors))
         context = sponsor_context(request, user, snapshot, row, session)
         context.update(errors=errors, form={**form, "review_id": review_id})
+        common.record_audit(request, user, OUTCOME_PAGE, [sponsor_id], snapshot)
         return common.render(request, "sponsor.html", user, 422, **context)

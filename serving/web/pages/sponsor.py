@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 import serving.web.pages.common as common
+from serving.keys import shown_key_id
 from serving.reviews import findings_of, reviews_of
 from serving.state import Snapshot
 from serving.web.charts import PALETTE, Series, bar_chart, time_chart
@@ -150,7 +151,11 @@ def sponsor_context(request: Request, user: WebUser, snapshot: Snapshot,
         delays = _delay_chart(records, t, fmt)
     inspections = (serving.context.inspections_of(sponsor_id)
                    if serving.context is not None else [])
-    reviews = [{"review": r, "findings": findings_of(r)} for r in reviews_of(session, sponsor_id)]
+    secret = request.app.state.settings.secret_key.get_secret_value()
+    # Another analyst's key id is a credential's name: shown as a pseudonym (admins see it).
+    reviews = [{"review": r, "findings": findings_of(r),
+                "key_id": shown_key_id(r.key_id, user.caller, secret)}
+               for r in reviews_of(session, sponsor_id)]
     version = str(row.get("model_version"))
     estimates = model_estimates(request, version)
     return {"active": "ranking", "snapshot": snapshot, "row": row,
