@@ -171,3 +171,30 @@ def test_page_actions_check_roles_too(cases_api: Api) -> None:
         assert forged.status_code == 403
         claimed = browser.post(f"/cases/{cid}/claim", data={"csrf": csrf})
         assert claimed.status_code == 200 and "In review" in claimed.text
+
+
+@pytest.mark.parametrize("start", ["ranking", "sponsor"])
+def test_a_case_opens_from_the_ranking_and_the_sponsor_page(cases_api: Api, start: str) -> None:
+    from fastapi.testclient import TestClient
+
+    h = cases_api.headers
+    sponsor = ranked(cases_api, 200)[0 if start == "ranking" else 1]
+    with TestClient(cases_api.client.app) as browser:
+        token = re.search(r'name="csrf" value="([^"]+)"', browser.get("/sign-in").text)
+        browser.post("/sign-in", data={"api_key": h["analyst"]["X-API-Key"], "next": "/sponsors",
+                                       **({"csrf": token[1]} if token else {})})
+        page = browser.get("/sponsors?sort=rank&order=desc&page_size=500" if start == "ranking"
+                           else f"/sponsors/{sponsor}")
+        form = re.search(r'<form method="post" action="/cases" class="open-case">\s*'
+                         r'<input type="hidden" name="csrf" value="([^"]+)">\s*'
+                         rf'<input type="hidden" name="sponsor_id" value="{sponsor}">\s*'
+                         r'<input type="hidden" name="source" value="(\w+)">', page.text)
+        assert form, f"no Open case form for {sponsor} on the {start} page"
+        assert form[2] == start
+        opened = browser.post("/cases", data={"csrf": form[1], "sponsor_id": sponsor,
+                                              "source": form[2]})
+        assert opened.status_code == 200, opened.text[:300]
+    [case] = [c for c in cases_api.client.get("/v1/cases?view=open",
+                                              headers=h["lead"]).json()["cases"]
+              if c["sponsor_id"] == sponsor]
+    assert case["source"] == start and case["selection"] == "RISK_BASED"
