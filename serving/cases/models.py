@@ -89,6 +89,10 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(), default=utc_now)
 
+    def is_overdue(self, today: date) -> bool:
+        """Still open past its due date (the queue orders by the same rule in SQL)."""
+        return self.due_on < today and self.status in OPEN_STATUSES
+
     def findings_list(self) -> list[str]:
         return json.loads(self.findings) if self.findings else []
 

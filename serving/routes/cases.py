@@ -167,8 +167,7 @@ def case_out(case: Case, today: date | None = None) -> CaseOut:
     fields = {k: getattr(case, k) for k in CaseOut.model_fields
               if k not in ("overdue", "findings", "pending")}
     return CaseOut(**fields, findings=case.findings_list(), pending=case.pending_change(),
-                   overdue=case.due_on < today and case.status in
-                   ("new", "in_review", "inspection_requested", "inspecting"))
+                   overdue=case.is_overdue(today))
 
 
 def event_out(event: CaseEvent) -> EventOut:
@@ -183,6 +182,13 @@ def _refused(exc: workflow.CaseError) -> HTTPException:
         return HTTPException(exc.status, [{"type": "value_error", "loc": ["body"],
                                            "msg": str(exc)[:300]}])
     return HTTPException(exc.status, str(exc))
+
+
+def _case_or_refused(session: Session, case_id: str) -> Case:
+    try:
+        return workflow.get_case(session, case_id)
+    except workflow.CaseError as exc:
+        raise _refused(exc) from exc
 
 
 def _detail(session: Session, case: Case) -> CaseDetail:
@@ -247,10 +253,7 @@ def migrate(request: Request, session: DbSession,
 @router.get("/{case_id}", response_model=CaseDetail)
 def get_case(case_id: str, request: Request, session: DbSession,
              caller: GetKey) -> CaseDetail:
-    try:
-        case = workflow.get_case(session, case_id)
-    except workflow.CaseError as exc:
-        raise _refused(exc) from exc
+    case = _case_or_refused(session, case_id)
     _audited(request, caller, "GET /v1/cases/{id}", [case])
     return _detail(session, case)
 
@@ -259,10 +262,7 @@ def get_case(case_id: str, request: Request, session: DbSession,
 def case_events(case_id: str, request: Request, session: DbSession,
                 caller: EventsKey) -> list[EventOut]:
     """The case's log, oldest first (append-only)."""
-    try:
-        case = workflow.get_case(session, case_id)
-    except workflow.CaseError as exc:
-        raise _refused(exc) from exc
+    case = _case_or_refused(session, case_id)
     _audited(request, caller, "GET /v1/cases/{id}/events", [case])
     return [event_out(e) for e in workflow.events_of(session, case_id)]
 

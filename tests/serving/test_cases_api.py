@@ -129,6 +129,11 @@ def test_a_plans_random_pick_opens_as_random(cases_api: Api) -> None:
 
 def test_queue_page_in_both_languages(cases_api: Api) -> None:
     client = cases_api.client
+    # A case of its own, so the test does not depend on which tests ran before it.
+    sponsor = ranked(cases_api, 300)[0]
+    opened = client.post("/v1/cases", json={"sponsor_id": sponsor},
+                         headers=cases_api.headers["lead"])
+    assert opened.status_code in (201, 409), opened.text  # 409: already open from another test
     key = cases_api.headers["admin"]["X-API-Key"]
     page = client.get("/sign-in")
     token = re.search(r'name="csrf" value="([^"]+)"', page.text)
@@ -140,6 +145,8 @@ def test_queue_page_in_both_languages(cases_api: Api) -> None:
     queue = client.get("/cases?view=open")
     assert queue.status_code == 200 and "Server-Timing" in queue.headers
     assert "<h1>Cases</h1>" in queue.text
+    title = re.search(r"<title>(.*?)</title>", queue.text, re.S)
+    assert title and "<" not in title[1], "the page title holds markup"
     case_link = re.search(r'href="/cases/([0-9a-f-]{36})"', queue.text)
     assert case_link
     csrf = re.search(r'name="csrf" value="([^"]+)"', queue.text)[1]

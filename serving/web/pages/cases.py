@@ -25,7 +25,6 @@ from serving.cases import workflow as wf
 from serving.cases.models import (
     CLOSING_OUTCOMES,
     DISMISSAL_REASONS,
-    OPEN_STATUSES,
     Case,
 )
 from serving.cases.plans import latest_plan
@@ -67,7 +66,7 @@ def queue(request: Request, user: common.PageUser, view: str = "", page: int = 1
         result = queue_page(session, user.key_id, view, _today(), max(1, min(page, 100_000)))
     _audit(request, user, "GET /cases", result.cases)
     response = common.render(request, "cases.html", user, active="cases", result=result,
-                             views=VIEWS, today=_today(), open_statuses=OPEN_STATUSES,
+                             views=VIEWS, today=_today(),
                              may_assign=may(user, "bulk_assign"),
                              may_open=may(user, "open"), errors=[],
                              done=request.query_params.get("done"))
@@ -145,7 +144,7 @@ def case_context(request: Request, user: WebUser, session: Session,
             DISMISSAL_REASONS, "next_statuses": wf.TRANSITIONS.get(case.status, ()),
             "mine": case.assignee == user.key_id, "is_lead": may(user, "approve"),
             "own_pending": bool(pending and pending["by"] == user.key_id),
-            "overdue": case.due_on < _today() and case.status in OPEN_STATUSES,
+            "overdue": case.is_overdue(_today()),
             "today": _today(), "done": request.query_params.get("done"), "errors": []}
 
 
