@@ -25,7 +25,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from bench_serve import ensure_home, free_port, wait_ready  # same directory: a script's path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "soak.json"
@@ -44,12 +44,6 @@ OK = frozenset({200, 201, 204})
 
 #: One call: (method, path, json body or None, statuses that are fine for it).
 Call = tuple[str, str, Any, frozenset[int]]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def sponsorwatch(home: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -61,16 +55,6 @@ def sponsorwatch(home: Path, *args: str, env: dict[str, str]) -> subprocess.Comp
 def has_audit_verify(home: Path, env: dict[str, str]) -> bool:
     result = sponsorwatch(home, "audit", "--help", env=env)
     return result.returncode == 0 and "verify" in result.stdout
-
-
-def build_home(sponsors: int) -> Path:
-    from pipelines.run import run_demo
-    from sponsorwatch.settings import Settings
-
-    built = Path(tempfile.mkdtemp(prefix="bench-soak-")) / "home"
-    print(f"building a {sponsors}-sponsor home in {built} ...", flush=True)
-    run_demo(Settings(home=built), sponsors, 42, run_gx=False, plots=False)
-    return built
 
 
 def issue_keys(settings: Any) -> dict[str, str]:
@@ -194,20 +178,6 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
 
-def wait_ready(base: str, process: subprocess.Popen, timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the service exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("the service did not become ready")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--home", type=Path)
@@ -222,7 +192,7 @@ def main() -> int:
     from sponsorwatch.settings import Settings
     from training.fitting.scoring import score_dates
 
-    source = args.home or build_home(args.sponsors)
+    source, _ = ensure_home(args.home, args.sponsors)
     home = Path(tempfile.mkdtemp(prefix="bench-soak-run-")) / "home"
     shutil.copytree(source, home)
     settings = Settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
@@ -253,7 +223,7 @@ def main() -> int:
                for n, (role, key) in enumerate(sorted(keys.items()))
                for i in range(args.threads_per_role)]
     try:
-        wait_ready(base, service)
+        wait_ready(f"{base}/readyz", service)
         started = time.monotonic()
         for worker in workers:
             worker.start()
