@@ -181,7 +181,7 @@ def test_too_few_dates_for_inner_folds_say_so_and_keep_the_default() -> None:
     assert result.config.correction == "none"
     assert result.model.metadata["calibration_scheme"] == NO_CALIBRATION
     with pytest.raises(ValueError, match="too few snapshot dates to tune"):
-        tune(data, config, HAND_DESCRIPTIONS, HAND_DIRECTIONS, 1)
+        tune(data, config, HAND_DIRECTIONS, 1)
 
 
 def _designed_world(sponsors: int = 5000, seed: int = 21

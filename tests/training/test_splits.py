@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from training.fitting.labels import add_months
-from training.fitting.splits import calibration_split, prequential_folds
+from training.fitting.splits import prequential_folds
 
 QUARTERS = [date(y, m, 1) for y in range(2019, 2025) for m in (1, 4, 7, 10)]
 
@@ -20,9 +20,3 @@ def test_prequential_folds_keep_the_gap_and_walk_forward() -> None:
         assert max(fold.train_dates) <= add_months(fold.test_dates[0], -12)
         assert fold.train_dates == tuple(d for d in QUARTERS
                                          if d <= add_months(fold.test_dates[0], -12))
-
-
-def test_calibration_slice_is_latest_with_a_gap() -> None:
-    fit, calibrate = calibration_split(QUARTERS[:10], 12)
-    assert calibrate == [QUARTERS[9]]
-    assert max(fit) <= add_months(QUARTERS[9], -12)

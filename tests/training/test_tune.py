@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hand_world import HAND_DESCRIPTIONS, HAND_DIRECTIONS, HAND_UNTIL
+from hand_world import HAND_DIRECTIONS, HAND_UNTIL
 
 from training.fitting.dataset import TrainingSet
 from training.fitting.models import XGBParams
@@ -18,8 +18,8 @@ def test_tune_is_seeded_and_logs_every_trial(hand_data: TrainingSet) -> None:
         assert "xgboost.labelled.average_precision" in metrics
         logged.append(number)
 
-    first = tune(hand_data, config, HAND_DESCRIPTIONS, HAND_DIRECTIONS, 2, log_trial)
-    second = tune(hand_data, config, HAND_DESCRIPTIONS, HAND_DIRECTIONS, 2)
+    first = tune(hand_data, config, HAND_DIRECTIONS, 2, log_trial)
+    second = tune(hand_data, config, HAND_DIRECTIONS, 2)
     assert logged == [0, 1]
     assert first == second
     best, value = first

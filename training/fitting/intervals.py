@@ -128,7 +128,10 @@ def _counts(rows: pl.DataFrame, column: str) -> dict[str, int]:
 # --- bootstrap -------------------------------------------------------------------------
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
-    """AUC-ROC by the Mann-Whitney rank sum (ties averaged), as scikit-learn's."""
+    """AUC-ROC by the Mann-Whitney rank sum (ties averaged), as scikit-learn's.
+
+    Not ``metrics.auc_roc``: the bootstrap calls it a thousand times, and scikit-learn's
+    ``roc_auc_score`` takes about 15 times as long per call on a few hundred rows."""
     from scipy.stats import rankdata
 
     positives = y.sum()

@@ -56,21 +56,3 @@ def prequential_folds(as_of_dates: Iterable[date], horizon_months: int, until: d
         folds.append(TimeFold(f"test_{test[0]}", train, test))
         end -= test_span
     return folds[::-1]
-
-
-def calibration_split(train_dates: Iterable[date], horizon_months: int,
-                      span: int = 1) -> tuple[list[date], list[date]]:
-    """Split training dates into (fit, calibrate): the latest ``span`` dates calibrate and
-    the fit part ends a horizon before them; falls back to no gap when that leaves nothing.
-
-    Training no longer uses it (it cross-fits the calibrator over time instead: see
-    :mod:`training.fitting.out_of_time`); kept for callers that hold a slice back.
-    """
-    dates = sorted(set(train_dates))
-    if len(dates) <= span:
-        return dates, []
-    calibrate = dates[-span:]
-    fit = dates_before_gap(dates, calibrate[0], horizon_months)
-    if not fit:
-        fit = dates[:-span]
-    return fit, calibrate

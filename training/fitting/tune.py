@@ -35,8 +35,8 @@ def suggest_params(trial: Any, base: XGBParams) -> XGBParams:
     )
 
 
-def tune(data: TrainingSet, config: TrainConfig, descriptions: dict[str, str],
-         directions: dict[str, int], trials: int, log_trial: Any = None
+def tune(data: TrainingSet, config: TrainConfig, directions: dict[str, int], trials: int,
+         log_trial: Any = None
          ) -> tuple[XGBParams, float]:
     """Run the study (seeded TPE sampler) on the inner folds and return the best settings
     and their score.

@@ -54,7 +54,7 @@ def run_tuning(settings: Settings, until: date, trials: int, horizon_months: int
         mlflow.log_dict({"inner_folds": [f.as_dict() for f in inner],
                          "holdout_fold": holdout.as_dict()}, "tuning/folds.json")
         mlflow.set_tag("holdout_fold", holdout.name)
-        best, value = tune(data, config, meta.descriptions, meta.directions, trials, log_trial)
+        best, value = tune(data, config, meta.directions, trials, log_trial)
         mlflow.log_params({f"best_{k}": v for k, v in best.as_dict().items()})
         mlflow.log_metric(f"best.{OBJECTIVE}", value)
         path = out or settings.home / "tuning" / "best_params.json"
